@@ -1,0 +1,52 @@
+# The README names `make demo` and `make test`; everything else here serves those two.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Re-install when the pinned dependencies change.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+JARS_STAMP := $(VENV)/.jars-resolved
+
+.PHONY: demo test setup lint typecheck unit services clean help
+
+help:
+	@echo "make demo   - set up, then run the main job on local Spark (report under reports/)"
+	@echo "make test   - set up, then ruff, mypy and pytest"
+	@echo "make setup  - virtual environment, Python dependencies, Delta and S3A jars"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "lakelab needs Python 3.11, found " + sys.version.split()[0]' \
+	  || { echo "make: set PYTHON=/path/to/python3.11"; exit 2; }
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+$(JARS_STAMP): $(STAMP) lakelab/jvm.py
+	$(BIN)/lakelab setup
+	@touch $@
+
+setup: $(STAMP) $(JARS_STAMP)
+
+demo: setup
+	$(BIN)/lakelab demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+services: $(STAMP)
+	bash cluster/install-services.sh
+
+unit: setup
+	$(BIN)/pytest
+
+test: setup lint typecheck services
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .state

@@ -1,0 +1,1 @@
+"""The cluster lab: compose.yaml and its native twin (local processes)."""

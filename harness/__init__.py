@@ -1,0 +1,1 @@
+"""The benchmark harness: sweeps Spark settings over scales, records results, writes reports."""

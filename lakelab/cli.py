@@ -1,0 +1,90 @@
+"""The `lakelab` command. Heavy modules (pyspark, pandas) are imported by the
+subcommands when they run, so `lakelab --help` answers at once.
+
+Each domain package registers its own subcommands from its `cli.py`; a handler is
+`run(config, args) -> int` and can be called from tests without the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from lakelab.errors import UserError
+
+Handler = Callable[[Any, argparse.Namespace], int]
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake in one line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def load_dotenv(path: str = ".env") -> None:
+    """Put `KEY=value` lines of a git-ignored `.env` into the environment (real env wins)."""
+    import os
+
+    try:
+        lines = open(path, encoding="utf-8").read().splitlines()  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    from cluster import cli as cluster_cli
+    from datagen import cli as datagen_cli
+    from harness import cli as harness_cli
+    from lakelab import setup_cmd
+    from pipeline import cli as pipeline_cli
+
+    parser = OneLineParser(
+        prog="lakelab",
+        description="Benchmark harness and local cluster lab for Spark + Delta Lake pipelines.",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: ./lakelab.toml when present, else built-in defaults)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    commands.required = True
+    setup_cmd.register(commands)
+    datagen_cli.register(commands)
+    pipeline_cli.register(commands)
+    harness_cli.register(commands)
+    cluster_cli.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lakelab` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    load_dotenv()
+    try:
+        from lakelab.config import load_config
+
+        config = load_config(args.config)
+        handler: Handler = args.handler
+        return handler(config, args)
+    except UserError as error:
+        print(f"lakelab: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("lakelab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""`lakelab setup`: check Java and resolve the jars into the cache, once."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from typing import Any
+
+from lakelab import jvm
+from lakelab.paths import ivy_dir
+
+_RESOLVE_SCRIPT = """
+import sys
+from lakelab.config import LakelabConfig
+from lakelab.spark import get_session
+spark = get_session(LakelabConfig.model_validate({"spark": {"master": "local[1]", "ui_enabled": False}}))
+print("delta-ok" if spark.range(3).count() == 3 else "bad")
+spark.stop()
+"""
+
+
+def register(commands: Any) -> None:
+    """Add `setup` to the command tree."""
+    parser = commands.add_parser("setup", help="check Java and fetch the Delta and S3A jars into the cache")
+    parser.set_defaults(handler=run)
+
+
+def resolve_jars() -> float:
+    """Start Spark once in a child process so Ivy fetches the jars; return seconds.
+
+    A child process, because a JVM that failed to start leaves nothing reusable and
+    because the resolver's own output is the best explanation of what went wrong.
+    """
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", _RESOLVE_SCRIPT], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0 or "delta-ok" not in result.stdout:
+        lines = [
+            line
+            for line in (result.stderr + result.stdout).splitlines()
+            if any(word in line for word in ("unresolved", "not found", "UnknownHost", "error", "Error"))
+        ]
+        reason = lines[0].strip() if lines else "see `python -c` output above"
+        from lakelab.errors import UserError
+
+        raise UserError(
+            f"could not fetch the jars ({', '.join(jvm.spark_packages())}) into {ivy_dir()}: "
+            f"{reason}; check that Maven Central (repo1.maven.org) is reachable"
+        )
+    return time.perf_counter() - started
+
+
+def run(config: Any, args: argparse.Namespace) -> int:
+    """Check Java, then resolve jars; print what was found."""
+    major = jvm.check_java()
+    print(f"java: {jvm.java_executable()} (Java {major})")
+    seconds = resolve_jars()
+    jars = sorted((ivy_dir() / "jars").glob("*.jar"))
+    size_mb = sum(jar.stat().st_size for jar in jars) / 1e6
+    print(f"jars: {len(jars)} in {ivy_dir() / 'jars'} ({size_mb:.0f} MB), Spark started in {seconds:.1f}s")
+    return 0

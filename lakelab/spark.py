@@ -1,0 +1,149 @@
+"""The one SparkSession factory, for every target lakelab runs on.
+
+Targets are set by config, not by code paths: `spark.master` is `local[*]` (the
+default), `local[N]` or a standalone `spark://host:port`; tables live on local disk
+or on an S3-compatible store through S3A. Delta's extension and catalog, the jars,
+S3A and the Prometheus endpoints are configured here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from lakelab import jvm
+from lakelab.config import LakelabConfig, S3Config
+from lakelab.errors import UserError
+from lakelab.paths import is_remote, ivy_dir
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Spark's PrometheusServlet: the driver serves /metrics/prometheus on its UI port, the
+# standalone master /metrics/master/prometheus and /metrics/applications/prometheus.
+METRICS_CONF = {
+    "spark.ui.prometheus.enabled": "true",
+    "spark.metrics.conf.*.sink.prometheusServlet.class": ("org.apache.spark.metrics.sink.PrometheusServlet"),
+    "spark.metrics.conf.*.sink.prometheusServlet.path": "/metrics/prometheus",
+    "spark.metrics.conf.master.sink.prometheusServlet.path": "/metrics/master/prometheus",
+    "spark.metrics.conf.applications.sink.prometheusServlet.path": ("/metrics/applications/prometheus"),
+    # Without a namespace the metric names embed the application id, which changes
+    # every run and breaks every dashboard query.
+    "spark.metrics.namespace": "lakelab",
+    "spark.metrics.appStatusSource.enabled": "true",
+}
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def s3_credentials(s3: S3Config) -> tuple[str, str]:
+    """Access and secret key from the environment (or `.env`), or a UserError naming them."""
+    access = os.environ.get(s3.access_key_env)
+    secret = os.environ.get(s3.secret_key_env)
+    if not access or not secret:
+        missing = [
+            name for name, value in ((s3.access_key_env, access), (s3.secret_key_env, secret)) if not value
+        ]
+        raise UserError(
+            f"S3 credentials missing: set {' and '.join(missing)} in the environment or in .env "
+            "(see .env.example)"
+        )
+    return access, secret
+
+
+def s3a_conf(s3: S3Config) -> dict[str, str]:
+    """Hadoop settings for S3A against an S3-compatible endpoint (MinIO by default)."""
+    access, secret = s3_credentials(s3)
+    return {
+        "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "spark.hadoop.fs.s3a.endpoint": s3.endpoint,
+        "spark.hadoop.fs.s3a.endpoint.region": s3.region,
+        "spark.hadoop.fs.s3a.path.style.access": str(s3.path_style_access).lower(),
+        "spark.hadoop.fs.s3a.connection.ssl.enabled": str(s3.endpoint.startswith("https")).lower(),
+        "spark.hadoop.fs.s3a.access.key": access,
+        "spark.hadoop.fs.s3a.secret.key": secret,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        ),
+        # Fail fast when the store is down instead of retrying for minutes.
+        "spark.hadoop.fs.s3a.attempts.maximum": "3",
+        "spark.hadoop.fs.s3a.retry.limit": "3",
+        "spark.hadoop.fs.s3a.connection.establish.timeout": "5s",
+        "spark.hadoop.fs.s3a.connection.timeout": "30s",
+        # Delta needs a LogStore that knows S3 has no atomic rename (single driver).
+        "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
+    }
+
+
+def uses_object_store(config: LakelabConfig) -> bool:
+    """True when the landing or the warehouse is on an object store."""
+    return is_remote(config.paths.landing) or is_remote(config.paths.warehouse)
+
+
+def session_conf(
+    config: LakelabConfig,
+    app_name: str | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Every Spark setting a session gets, in the order later ones win.
+
+    Pure, so tests can check what a target would get without starting a JVM.
+    """
+    spark = config.spark
+    conf: dict[str, str] = {
+        "spark.master": spark.master,
+        "spark.app.name": app_name or spark.app_name,
+        "spark.driver.memory": spark.driver_memory,
+        "spark.executor.memory": spark.executor_memory,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.port": str(spark.ui_port),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.jars.packages": ",".join(jvm.spark_packages()),
+        "spark.jars.excludes": ",".join(jvm.EXCLUDED_PACKAGES),
+        "spark.jars.ivy": str(ivy_dir()),
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        **DELTA_CONF,
+        **METRICS_CONF,
+    }
+    if uses_object_store(config):
+        conf.update(s3a_conf(config.s3))
+    conf.update(spark.conf)
+    conf.update(extra_conf or {})
+    return conf
+
+
+def get_session(
+    config: LakelabConfig,
+    app_name: str | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> SparkSession:
+    """Start (or return the running) SparkSession for `config`.
+
+    Raises:
+        UserError: Java is missing, or the JVM could not start (often: jars that
+            could not be fetched); the message says what to do.
+    """
+    jvm.check_java()
+    from pyspark.errors import PySparkRuntimeError
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder
+    for key, value in session_conf(config, app_name, extra_conf).items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except PySparkRuntimeError as error:
+        raise UserError(
+            "Spark's JVM did not start "
+            f"({error.getErrorClass() or error}); most often Maven Central could not be "
+            f"reached to fetch {jvm.DELTA_PACKAGE} and hadoop-aws into {ivy_dir()}: "
+            "run `lakelab setup` to see the resolver's output"
+        ) from None
+    session.sparkContext.setLogLevel(config.spark.log_level)
+    return session

@@ -1,0 +1,44 @@
+"""One SparkSession for the whole suite: local[2], two shuffle partitions, UTC, UI off.
+
+It is built by the project's own factory, so the suite runs with the same Delta and
+jar settings as the CLI, and it is never stopped (stopping and restarting a JVM in
+one process is slow and flaky).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from lakelab.config import parse_config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+TEST_SPARK_CONFIG = {
+    "spark": {
+        "master": "local[2]",
+        "app_name": "lakelab-tests",
+        "driver_memory": "2g",
+        "ui_enabled": False,
+        "log_level": "ERROR",
+        "conf": {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.databricks.delta.snapshotPartitions": "2",
+            "spark.sql.adaptive.coalescePartitions.initialPartitionNum": "2",
+            "spark.ui.showConsoleProgress": "false",
+        },
+    }
+}
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """The suite's SparkSession."""
+    from lakelab.spark import get_session
+
+    session = get_session(parse_config(TEST_SPARK_CONFIG, "tests/conftest.py"))
+    yield session

@@ -1,0 +1,77 @@
+"""The SparkSession factory: settings per target, and a real Delta round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from lakelab import jvm
+from lakelab.config import parse_config
+from lakelab.errors import UserError
+from lakelab.spark import session_conf
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def test_local_default_has_delta_and_no_s3a() -> None:
+    conf = session_conf(parse_config({}))
+    assert conf["spark.master"] == "local[*]"
+    assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+    assert "io.delta:delta-spark_4.2_2.13:4.4.0" in conf["spark.jars.packages"].split(",")
+    excluded = conf["spark.jars.excludes"].split(",")
+    assert "software.amazon.awssdk:bundle" in excluded
+    assert "org.apache.hadoop:hadoop-client-runtime" in excluded
+    assert not any(key.startswith("spark.hadoop.fs.s3a.") for key in conf)
+
+
+def test_s3a_target_takes_endpoint_and_secrets_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKELAB_S3_ACCESS_KEY", "ak")
+    monkeypatch.setenv("LAKELAB_S3_SECRET_KEY", "sk")
+    config = parse_config(
+        {
+            "spark": {"master": "spark://127.0.0.1:7077"},
+            "paths": {"warehouse": "s3a://lakelab/warehouse"},
+            "s3": {"endpoint": "http://127.0.0.1:9100"},
+        }
+    )
+    conf = session_conf(config)
+    assert conf["spark.master"] == "spark://127.0.0.1:7077"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9100"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.access.key"] == "ak"
+    assert conf["spark.hadoop.fs.s3a.secret.key"] == "sk"
+
+
+def test_s3a_target_without_secrets_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAKELAB_S3_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("LAKELAB_S3_SECRET_KEY", raising=False)
+    config = parse_config({"paths": {"landing": "s3a://lakelab/landing"}})
+    with pytest.raises(UserError, match="LAKELAB_S3_ACCESS_KEY and LAKELAB_S3_SECRET_KEY"):
+        session_conf(config)
+
+
+def test_user_conf_wins_over_defaults() -> None:
+    config = parse_config({"spark": {"conf": {"spark.sql.session.timeZone": "Europe/Paris"}}})
+    assert session_conf(config)["spark.sql.session.timeZone"] == "Europe/Paris"
+
+
+def test_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(UserError, match="Java is missing") as error:
+        jvm.java_executable()
+    assert "\n" not in str(error.value)
+
+
+def test_delta_round_trip(spark: SparkSession, tmp_path: Path) -> None:
+    path = str(tmp_path / "t")
+    spark.range(5).write.format("delta").save(path)
+    spark.range(5, 8).write.format("delta").mode("append").save(path)
+    from delta.tables import DeltaTable
+
+    table = DeltaTable.forPath(spark, path)
+    assert sorted(r.id for r in table.toDF().collect()) == list(range(8))
+    assert table.history().count() == 2
