@@ -13,9 +13,25 @@ ALL_LAYERS: list[Layer] = ["bronze", "silver", "gold"]
 
 
 class PipelineConfig(StrictModel):
-    """Which layers run and how their tables are laid out."""
+    """Which layers run and how their tables are laid out.
+
+    Every field is a physical-design or run choice, never a business rule (those live in
+    `pipeline.contracts`), so a sweep can vary any of them without changing results.
+    """
 
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
+    # Fact tables whose contract names a date partition (`dt`) are partitioned by it.
     partition_facts_by_date: bool = True
+    # `lakelab maintain` runs OPTIMIZE ... ZORDER BY the contract's columns (else plain OPTIMIZE).
     zorder: bool = True
+    # Delta table properties set on every table the pipeline creates.
+    target_file_size_mb: int = Field(default=128, ge=1)
+    optimize_write: bool = False
+    auto_compact: bool = False
+    # `delta.checkpointInterval`: commits between checkpoints of the transaction log.
+    checkpoint_interval: int = Field(default=10, ge=1)
+    # VACUUM keeps files younger than this; below 168 h Delta's safety check is turned off
+    # for the VACUUM only (a lab choice: nothing reads old versions here).
     vacuum_retention_hours: int = Field(default=168, ge=0)
+    # Files a Silver MERGE leaves behind: deletion vectors make MERGE write less.
+    deletion_vectors: bool = True
