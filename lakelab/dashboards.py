@@ -172,7 +172,7 @@ def render_catalog_table() -> str:
         alerts = ", ".join(alerts_using(metric.name)) or "-"
         help_text = metric.help.replace("|", "\\|")
         lines.append(
-            f"| {name}<br>{help_text} | {metric.type} | {metric.unit} | {labels} | {metric.source} "
+            f"| {name}<br>{help_text} | {metric.type} | {metric.unit} | {labels} | {metric.source.endpoint} "
             f"| {panels} | {alerts} |"
         )
     return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -51,16 +51,38 @@ class MetricType(StrEnum):
 
 
 class Source(StrEnum):
-    """Which process exports a metric, and on which endpoint."""
+    """Which process exports a metric; `endpoint` says where."""
 
-    HARNESS = "lakelab exporter :9108/metrics"
-    SPARK_DRIVER = "Spark driver /metrics/prometheus"
-    SPARK_EXECUTORS = "Spark driver /metrics/executors/prometheus"
-    SPARK_MASTER = "Spark master /metrics/master/prometheus/"
-    SPARK_APPLICATIONS = "Spark master /metrics/applications/prometheus/"
-    SPARK_WORKER = "Spark worker /metrics/prometheus/"
-    MINIO = "MinIO /minio/v2/metrics/cluster"
-    PROMETHEUS = "Prometheus itself (per scrape target)"
+    HARNESS = "harness"
+    SPARK_DRIVER = "spark-driver"
+    SPARK_EXECUTORS = "spark-executors"
+    SPARK_MASTER = "spark-master"
+    SPARK_APPLICATIONS = "spark-applications"
+    SPARK_WORKER = "spark-worker"
+    MINIO = "minio"
+    PROMETHEUS = "prometheus"
+
+    @property
+    def endpoint(self) -> str:
+        """The process and metrics path, e.g. "Spark driver UI /metrics/prometheus"."""
+        return _ENDPOINTS[self]
+
+    @property
+    def metrics_path(self) -> str:
+        """The HTTP path Prometheus scrapes ("" for series Prometheus makes itself)."""
+        return _ENDPOINTS[self].rpartition(" ")[2] if self is not Source.PROMETHEUS else ""
+
+
+_ENDPOINTS = {
+    Source.HARNESS: "lakelab exporter (:9108) /metrics",
+    Source.SPARK_DRIVER: "Spark driver UI (:4040) /metrics/prometheus",
+    Source.SPARK_EXECUTORS: "Spark driver UI (:4040) /metrics/executors/prometheus",
+    Source.SPARK_MASTER: "Spark master UI (:8080) /metrics/master/prometheus/",
+    Source.SPARK_APPLICATIONS: "Spark master UI (:8080) /metrics/applications/prometheus/",
+    Source.SPARK_WORKER: "Spark worker UI (:8081) /metrics/prometheus/",
+    Source.MINIO: "MinIO (:9000) /minio/v2/metrics/cluster",
+    Source.PROMETHEUS: "Prometheus, for each scrape target",
+}
 
 
 @dataclass(frozen=True)
@@ -782,14 +804,19 @@ class Exporter:
 
         self.host = host
         self.requested_port = port
-        self.registry = CollectorRegistry(auto_describe=True)
+        # Collectors live in a private registry; the served one passes their samples
+        # through `_CatalogOnly`, which drops prometheus_client's `*_created` series
+        # (names the catalog does not declare) and asserts every family is declared.
+        self._collector_registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_CatalogOnly(self._collector_registry))
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._collectors: dict[str, Any] = {}
         for metric in METRICS:
             if metric.source is not Source.HARNESS:
                 continue
-            kwargs: dict[str, Any] = {"labelnames": metric.labels, "registry": self.registry}
+            kwargs: dict[str, Any] = {"labelnames": metric.labels, "registry": self._collector_registry}
             if metric.type is MetricType.COUNTER:
                 # prometheus_client appends `_total` itself.
                 collector: Any = Counter(metric.name.removesuffix("_total"), metric.help, **kwargs)
@@ -916,6 +943,20 @@ class Exporter:
         """Record one finished sweep point; `params` are the Spark settings it ran with."""
         self._metric("lakelab_sweep_runs_total").labels(outcome="ok" if ok else "failed").inc()
         self._metric("lakelab_sweep_point_seconds").labels(point=point_label(params)).set(seconds)
+
+
+class _CatalogOnly:
+    """A collector serving another registry's harness metrics, minus `*_created` samples."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def collect(self) -> Iterator[Any]:
+        for family in self._inner.collect():
+            declared = family.name + "_total" if family.type == "counter" else family.name
+            assert declared in METRICS_BY_NAME, f"{declared} is not declared in lakelab.metrics.METRICS"
+            family.samples = [sample for sample in family.samples if not sample.name.endswith("_created")]
+            yield family
 
 
 def point_label(params: Mapping[str, object]) -> str:
