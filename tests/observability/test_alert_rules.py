@@ -11,7 +11,7 @@ import yaml
 from lakelab import dashboards
 from lakelab.metrics import ALERTS, METRICS, Source
 
-from .tools import PROMTOOL, REPO, require
+from .tools import PROMTOOL, REPO, host_path, require
 
 UNIT_TESTS = Path(__file__).with_name("alerts_test.yml")
 HOW = "apt-get install prometheus, or `make services` (cluster/install-services.sh)"
@@ -61,7 +61,9 @@ def test_lab_config_scrapes_every_source_and_loads_the_rules() -> None:
     paths = {job.get("metrics_path", "/metrics").rstrip("/") for job in config["scrape_configs"]}
     for source in {metric.source for metric in METRICS} - {Source.PROMETHEUS}:
         assert source.metrics_path.rstrip("/") in paths, f"no scrape job for {source.endpoint}"
-    rule_files = [config_file.parent / pattern for pattern in config.get("rule_files", [])]
+    rule_files = [
+        host_path(pattern, config_file.parent, "prometheus") for pattern in config.get("rule_files", [])
+    ]
     matched = {path.resolve() for pattern in rule_files for path in pattern.parent.glob(pattern.name)}
     assert (REPO / dashboards.ALERTS_FILE).resolve() in matched, (
         f"rule_files {config.get('rule_files')} do not load {dashboards.ALERTS_FILE}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lakelab import dashboards
 from lakelab.metrics import DASHBOARDS, METRICS
 
-from .tools import REPO
+from .tools import REPO, compose_mounts
 
 
 def test_committed_files_match_the_catalog() -> None:
@@ -57,3 +58,16 @@ def test_doc_lists_every_metric_once() -> None:
     table = doc.split(dashboards.DOC_CATALOG_BEGIN)[1].split(dashboards.DOC_CATALOG_END)[0]
     rows = [line for line in table.splitlines() if line.startswith("| `")]
     assert [row.split("`")[1] for row in rows] == [metric.name for metric in METRICS]
+
+
+def test_compose_mounts_the_provisioning_and_dashboards() -> None:
+    if not (REPO / "compose.yaml").exists():
+        pytest.skip("compose.yaml does not exist yet (the cluster lab's file)")
+    mounts = compose_mounts("grafana")
+    assert mounts.get("/etc/grafana/provisioning") == (REPO / "grafana/provisioning").resolve(), mounts
+    assert mounts.get(dashboards.GRAFANA_DASHBOARDS_PATH) == (REPO / "grafana/dashboards").resolve(), mounts
+    environment = yaml.safe_load((REPO / "compose.yaml").read_text())["services"]["grafana"].get(
+        "environment", {}
+    )
+    names = set(environment) if isinstance(environment, dict) else {e.split("=")[0] for e in environment}
+    assert "PROMETHEUS_URL" in names, "the datasource reads ${PROMETHEUS_URL}"

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 PROMTOOL = Path("/usr/bin/promtool")
@@ -34,3 +35,32 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def compose_mounts(service: str) -> dict[str, Path]:
+    """Container path -> repo path of a compose service's bind mounts ({} without compose.yaml)."""
+    compose = REPO / "compose.yaml"
+    if not compose.exists():
+        return {}
+    spec = yaml.safe_load(compose.read_text()).get("services", {}).get(service, {})
+    mounts = {}
+    for volume in spec.get("volumes", []):
+        if isinstance(volume, str) and volume.count(":") >= 1:
+            source, target = volume.split(":")[:2]
+        elif isinstance(volume, dict) and volume.get("type") == "bind":
+            source, target = volume["source"], volume["target"]
+        else:
+            continue
+        if source.startswith("."):
+            mounts[target.rstrip("/")] = (REPO / source).resolve()
+    return mounts
+
+
+def host_path(path: str, relative_to: Path, service: str) -> Path:
+    """Where a path in a service's config lives in the repo (via its compose bind mounts)."""
+    if not path.startswith("/"):
+        return relative_to / path
+    for target, source in compose_mounts(service).items():
+        if path.startswith(target + "/"):
+            return source / path[len(target) + 1 :]
+    return Path(path)
