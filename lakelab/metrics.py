@@ -389,7 +389,7 @@ class Panel:
 
     title: str
     targets: tuple[Target, ...]
-    unit: str = "short"
+    unit: str = "short"  # a Grafana unit id; Spark's "_MB" figures are MiB, Grafana's "mbytes"
     kind: str = "timeseries"  # "timeseries", "stat" or "bargauge"
     description: str = ""
     # Panels about the standalone master and workers only have data on a cluster.
@@ -455,7 +455,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
             Panel(
                 "Records per second",
                 _q("lakelab_records_per_second", "{{layer}}/{{table}}"),
-                unit="rowsps",
+                unit="suffix: rows/s",
                 kind="bargauge",
             ),
             Panel(
@@ -484,6 +484,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                 "Executors",
                 _q("count by (application_name) (metrics_executor_totalCores)", "{{application_name}}"),
                 kind="stat",
+                description="Counts the driver too: in local mode it is the only executor.",
             ),
             Panel(
                 "Active tasks", _q("sum by (executor_id) (metrics_executor_activeTasks)", "{{executor_id}}")
@@ -527,7 +528,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     Target("metrics_lakelab_driver_BlockManager_memory_memUsed_MB_Value", "used"),
                     Target("metrics_lakelab_driver_BlockManager_memory_maxMem_MB_Value", "max"),
                 ),
-                unit="decmbytes",
+                unit="mbytes",
             ),
             Panel(
                 "JVM heap and off-heap (peak per executor)",
@@ -596,7 +597,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                     Target("metrics_worker_memUsed_MB_Value", "used {{instance}}"),
                     Target("metrics_worker_memFree_MB_Value", "free {{instance}}"),
                 ),
-                unit="decmbytes",
+                unit="mbytes",
                 needs_cluster=True,
             ),
             Panel(
