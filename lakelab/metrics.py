@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
 DEFAULT_EXPORTER_PORT = 9108
-"""The port the "lakelab" scrape job in `prometheus/prometheus.yml` targets."""
+"""The port the harness exporter's scrape job (`cluster/scrape.py`, `prometheus/prometheus.yml`) targets."""
 
 QUARANTINE_RATIO_THRESHOLD = 0.05
 """Share of a stage's rows sent to quarantine above which an alert fires."""
