@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lakelab.paths import bin_dir
+
 REPO = Path(__file__).resolve().parents[2]
 PROMTOOL = Path("/usr/bin/promtool")
 PROMETHEUS = Path("/usr/bin/prometheus")
-MINIO = Path.home() / ".cache" / "lakelab" / "bin" / "minio"
+# Where cluster/install-services.sh puts the MinIO it builds (LAKELAB_CACHE moves it).
+MINIO = bin_dir() / "minio"
 
 
 def in_ci() -> bool:
