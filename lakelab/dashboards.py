@@ -54,7 +54,14 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
         "id": panel_id,
         "type": panel.kind,
         "title": panel.title,
-        "description": panel.description,
+        "description": " ".join(
+            part
+            for part in (
+                panel.description,
+                "Has data only on a standalone cluster." if panel.needs_cluster else "",
+            )
+            if part
+        ),
         "datasource": DATASOURCE,
         "gridPos": {"x": x, "y": y, "w": width, "h": height},
         "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
