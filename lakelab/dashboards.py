@@ -81,7 +81,10 @@ def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
     if panel.kind == "bargauge":
         body["options"] = {"orientation": "horizontal", "displayMode": "gradient"}
     elif panel.kind == "stat":
-        body["options"] = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}}
+        body["options"] = {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "textMode": "name" if panel.show_name else "auto",
+        }
     return body
 
 

@@ -394,6 +394,8 @@ class Panel:
     description: str = ""
     # Panels about the standalone master and workers only have data on a cluster.
     needs_cluster: bool = False
+    # For info metrics (value always 1) a stat panel shows the legend, not the value.
+    show_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -428,6 +430,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
                 _q("lakelab_run_info", "{{run_id}} {{target}} spark {{spark_version}}"),
                 kind="stat",
                 description="The run the exporter measures now.",
+                show_name=True,
             ),
             Panel(
                 "Reconciliation",
@@ -479,7 +482,7 @@ DASHBOARDS: tuple[Dashboard, ...] = (
         "Spark cluster",
         "The Spark driver, its executors, and the standalone master and workers.",
         (
-            Panel("Spark version", _q("spark_info", "{{version}}"), kind="stat"),
+            Panel("Spark version", _q("spark_info", "{{version}}"), kind="stat", show_name=True),
             Panel(
                 "Executors",
                 _q("count by (application_name) (metrics_executor_totalCores)", "{{application_name}}"),
