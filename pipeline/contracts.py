@@ -326,7 +326,8 @@ def _mask_phone_sql(column_sql: str) -> str:
 
 _CURRENCIES_SQL = ", ".join(f"'{code}'" for code in FX_TO_USD)
 _FAR_FUTURE = "DATE'2100-01-01'"
-_EMAIL_PATTERN = "'^[^@[:space:]]+@[^@[:space:]]+[.][^@[:space:]]+$'"
+# Java regex inside a SQL literal: no backslashes, so "not @ and not a blank" is spelled out.
+_EMAIL_PATTERN = "'^[^@ ]+@[^@ ]+[.][^@ ]+$'"
 
 
 def _lineage() -> tuple[Column, ...]:
@@ -381,11 +382,14 @@ def _bronze_rules(source: SourceTable, allow_added_columns: bool) -> tuple[Quali
         ),
         QualityRule(
             "key_present",
-            " AND ".join(f"{_q(c)} IS NOT NULL" for c in must_have),
+            " AND ".join(f"nullif(trim(CAST({_q(c)} AS STRING)), '') IS NOT NULL" for c in must_have),
             "drop",
             f"key and version present: {', '.join(must_have)}",
             "concat('missing key or version: ', concat_ws(', ', "
-            + ", ".join(f"CASE WHEN {_q(c)} IS NULL THEN '{c}' END" for c in must_have)
+            + ", ".join(
+                f"CASE WHEN nullif(trim(CAST({_q(c)} AS STRING)), '') IS NULL THEN '{c}' END"
+                for c in must_have
+            )
             + "))",
         ),
     ]
@@ -501,11 +505,13 @@ SILVER_ACCOUNT = TableContract(
             "a typed country maps to an ISO-2 code",
         ),
         QualityRule(
-            "non_negative_revenue",
-            "annual_revenue IS NULL OR annual_revenue >= 0",
+            "size_in_range",
+            "(annual_revenue IS NULL OR annual_revenue >= 0) "
+            "AND (number_of_employees IS NULL OR number_of_employees >= 0)",
             "drop",
-            "annual revenue is not negative",
-            "concat('out of range: annual_revenue = ', annual_revenue)",
+            "annual revenue and head count are not negative",
+            "concat('out of range: annual_revenue = ', coalesce(CAST(annual_revenue AS STRING), 'NULL'), "
+            "', number_of_employees = ', coalesce(CAST(number_of_employees AS STRING), 'NULL'))",
         ),
         _HAS_LINEAGE,
     ),
@@ -758,6 +764,13 @@ SILVER_CUSTOMERS = TableContract(
     ),
     rules=(
         _required("customer_name"),
+        QualityRule(
+            "created_in_range",
+            f"created_at IS NULL OR CAST(created_at AS DATE) < {_FAR_FUTURE}",
+            "drop",
+            "a creation time is not in the far future",
+            "concat('out of range: created_at = ', created_at)",
+        ),
         QualityRule(
             "email_valid",
             "email_valid IS NOT FALSE",

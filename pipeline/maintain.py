@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pipeline import io
+from pipeline.contracts import ALL_CONTRACTS, TableContract
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from pipeline.config import PipelineConfig
+
+# Delta refuses a VACUUM retention under 7 days unless this check is switched off.
+_RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
+_MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+
+
+def zorder_columns(table: TableContract, config: PipelineConfig) -> tuple[str, ...]:
+    """The Z-order columns OPTIMIZE uses: the contract's, minus partition columns, if enabled."""
+    if not config.zorder:
+        return ()
+    partitions = set(table.partition_columns(config.partition_facts_by_date))
+    return tuple(c for c in table.zorder_by if c not in partitions)
+
+
+def maintain_table(
+    spark: SparkSession, table: TableContract, warehouse: str, config: PipelineConfig
+) -> dict[str, Any]:
+    """OPTIMIZE then VACUUM one existing table; return what each did."""
+    from delta.tables import DeltaTable
+
+    path = table.path(warehouse)
+    delta_table = DeltaTable.forPath(spark, path)
+    started = time.perf_counter()
+    optimizer = delta_table.optimize()
+    zorder = zorder_columns(table, config)
+    metrics = optimizer.executeZOrderBy(*zorder) if zorder else optimizer.executeCompaction()
+    optimized = metrics.collect()[0]["metrics"]
+    optimize_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    delta_table.vacuum(float(config.vacuum_retention_hours))
+    return {
+        "table": table.qualified_name,
+        "zorder_by": list(zorder),
+        "files_added": int(optimized["numFilesAdded"]),
+        "files_removed": int(optimized["numFilesRemoved"]),
+        "optimize_seconds": round(optimize_seconds, 2),
+        "vacuum_seconds": round(time.perf_counter() - started, 2),
+        "retention_hours": config.vacuum_retention_hours,
+    }
 
 
 def maintain_warehouse(
@@ -17,6 +60,32 @@ def maintain_warehouse(
     warehouse: str,
     layers: Sequence[str],
     progress: Callable[[str], None],
-) -> list[dict[str, object]]:
-    """OPTIMIZE then VACUUM every existing table of `layers`; one outcome per table."""
-    raise NotImplementedError("lands with the Gold commit")
+) -> list[dict[str, Any]]:
+    """OPTIMIZE then VACUUM every existing table of `layers` (plus the ops tables)."""
+    previous_check = spark.conf.get(_RETENTION_CHECK, "true")
+    previous_size = spark.conf.get(_MAX_FILE_SIZE, None)
+    spark.conf.set(_MAX_FILE_SIZE, str(config.target_file_size_mb * 1024 * 1024))
+    if config.vacuum_retention_hours < 168:
+        spark.conf.set(_RETENTION_CHECK, "false")
+    outcomes = []
+    try:
+        for table in ALL_CONTRACTS:
+            if table.layer not in (*layers, "ops"):
+                continue
+            if not io.is_delta_table(spark, table.path(warehouse)):
+                continue
+            outcome = maintain_table(spark, table, warehouse, config)
+            outcomes.append(outcome)
+            zorder = f"ZORDER BY {', '.join(outcome['zorder_by'])}" if outcome["zorder_by"] else "compaction"
+            progress(
+                f"{outcome['table']:<32} OPTIMIZE ({zorder}): {outcome['files_removed']} files → "
+                f"{outcome['files_added']}, {outcome['optimize_seconds']:.1f}s; VACUUM "
+                f"(retain {outcome['retention_hours']} h) {outcome['vacuum_seconds']:.1f}s"
+            )
+    finally:
+        spark.conf.set(_RETENTION_CHECK, previous_check or "true")
+        if previous_size is None:
+            spark.conf.unset(_MAX_FILE_SIZE)
+        else:
+            spark.conf.set(_MAX_FILE_SIZE, previous_size)
+    return outcomes

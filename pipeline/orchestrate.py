@@ -1,16 +1,111 @@
-"""Runs the layers in order (filled in layer by layer)."""
+"""Runs the layers in order: wires the pure transforms to `pipeline.io`.
+
+Crash safety (a run can be killed at any instant, and the next run must end where an
+uninterrupted one would):
+- Bronze appends carry Delta's `txnAppId`/`txnVersion` and skip the batches the target
+  table already holds, so re-ingesting a batch adds nothing.
+- Silver MERGEs replace a row only with a newer one, so re-merging changes nothing.
+- Each layer writes its quarantine rows, rule results and run-log rows once, at its end
+  (one commit each: on a busy machine every Delta commit costs seconds). The run log is
+  the ledger: a table's next batch is the one after the highest `batch_to` logged, so
+  a layer killed before its run log is simply done again.
+- Gold is rebuilt whenever Silver has reached a batch Gold has not.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from pipeline.result import PipelineRunResult
+from lakelab.sources import SOURCE_TABLES, SourceTable
+from pipeline import gold, io
+from pipeline.bronze import BronzeParams, bronze_columns, to_bronze_json, to_bronze_tabular
+from pipeline.contracts import (
+    BATCH_ID,
+    GOLD,
+    GOLD_COHORT_RETENTION,
+    GOLD_CUSTOMER_360,
+    GOLD_DAILY_REVENUE,
+    GOLD_REVENUE_ATTRIBUTION,
+    GOLD_RFM,
+    QUALITY_RESULTS,
+    QUARANTINE,
+    RAW_RECORD,
+    RECORD_HASH,
+    RUN_LOG,
+    SILVER,
+    SOURCE_FILE,
+    UNEXPECTED_COLUMNS,
+    GoldParams,
+    TableContract,
+    bronze_for,
+    contract,
+    silver_for,
+)
+from pipeline.quality import (
+    QuarantineParams,
+    RuleCount,
+    Tally,
+    accepted_rows,
+    evaluate_rules,
+    fail_rule_violations,
+    quarantine_rows,
+    tally,
+)
+from pipeline.result import PipelineError, PipelineRunResult, StageResult
+from pipeline.silver import latest_per_key, silver_columns, to_silver
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from lakelab.config import LakelabConfig
+    from pipeline.config import PipelineConfig
+
+Progress = Callable[[str], None]
+COMMIT_STAGE = "(layer commit)"
+
+
+@dataclass
+class _Run:
+    """State shared by the steps of one run."""
+
+    spark: SparkSession
+    config: PipelineConfig
+    landing: str
+    warehouse: str
+    progress: Progress
+    run_id: str
+    started_at: dt.datetime
+    stages: list[StageResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reconciled: bool = True
+
+    def ensure(self, table: TableContract, extra_columns: Sequence[str] = ()) -> str:
+        return io.ensure_table(self.spark, table, self.warehouse, self.config, extra_columns)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.progress(f"note: {text}")
+
+
+@dataclass
+class _TableWork:
+    """One table's part of a layer, kept until the layer commits its shared tables."""
+
+    table: TableContract
+    batch_from: int
+    batch_to: int
+    started: float
+    evaluated: DataFrame
+    counts: Tally
+    seconds: float = 0.0
+    rows_out: int = 0
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def execute(
@@ -19,7 +114,564 @@ def execute(
     landing: str,
     warehouse: str,
     layers: tuple[str, ...],
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> PipelineRunResult:
     """Run the selected layers; see `pipeline.run.run_pipeline`."""
-    raise NotImplementedError("the pipeline layers land in the next commits")
+    started = time.perf_counter()
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    run = _Run(
+        spark=spark,
+        config=config.pipeline,
+        landing=landing.rstrip("/"),
+        warehouse=warehouse.rstrip("/"),
+        progress=progress,
+        run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
+        started_at=now,
+    )
+    progress(f"run {run.run_id}: layers {', '.join(layers)}; landing {landing}; warehouse {warehouse}")
+    if "bronze" in layers:
+        _bronze_layer(run)
+    if "silver" in layers:
+        _silver_layer(run)
+    if "gold" in layers:
+        _gold_layer(run)
+    return PipelineRunResult(
+        run_id=run.run_id,
+        stages=list(run.stages),
+        reconciled=run.reconciled,
+        layers=layers,
+        seconds=time.perf_counter() - started,
+        notes=tuple(run.notes),
+    )
+
+
+def _stage_line(stage: StageResult) -> str:
+    batches = "" if stage.batch_from is None else f" batches {stage.batch_from}..{stage.batch_to}"
+    rate = f"{stage.rows_per_second:,.0f} rows/s" if stage.rows_in else "-"
+    detail = f" ({stage.detail})" if stage.detail else ""
+    return (
+        f"{stage.layer:<6} {stage.table:<22}{batches}: in {stage.rows_in:,}, out {stage.rows_out:,}, "
+        f"quarantined {stage.rows_quarantined:,}, {stage.seconds:.1f}s, {rate}{detail}"
+    )
+
+
+def _ledger(run: _Run) -> dict[tuple[str, str], int]:
+    """(layer, table) → the highest batch the run log says was finished."""
+    from pyspark.sql import functions as sf
+
+    path = RUN_LOG.path(run.warehouse)
+    if not io.is_delta_table(run.spark, path):
+        return {}
+    rows = (
+        io.read_table(run.spark, path)
+        .where(sf.col("batch_to").isNotNull())
+        .groupBy("layer", "table_name")
+        .agg(sf.max("batch_to").alias("last"))
+        .collect()
+    )
+    return {(str(r["layer"]), str(r["table_name"])): int(r["last"]) for r in rows}
+
+
+def _write_run_log(run: _Run, stages: Sequence[tuple[StageResult, bool | None]]) -> None:
+    """Record finished stages in the run log (the ledger), then in the result."""
+    if not stages:
+        return
+    logged_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = [
+        (
+            run.run_id,
+            s.layer,
+            s.table,
+            s.batch_from,
+            s.batch_to,
+            s.rows_in,
+            s.rows_out,
+            s.rows_quarantined,
+            reconciled,
+            s.detail,
+            float(s.seconds),
+            logged_at,
+        )
+        for s, reconciled in stages
+    ]
+    path = run.ensure(RUN_LOG)
+    io.append(run.spark.createDataFrame(rows, RUN_LOG.ddl()), path)
+    for stage, _ in stages:
+        run.stages.append(stage)
+        run.progress(_stage_line(stage))
+
+
+def _write_rule_results(run: _Run, layer: str, work: Sequence[_TableWork]) -> None:
+    recorded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = [
+        (
+            run.run_id,
+            layer,
+            w.table.name,
+            c.rule,
+            c.action,
+            c.rows_evaluated,
+            c.rows_failed,
+            w.batch_from,
+            w.batch_to,
+            recorded_at,
+        )
+        for w in work
+        for c in w.counts.counts
+    ]
+    if rows:
+        path = run.ensure(QUALITY_RESULTS)
+        io.append(run.spark.createDataFrame(rows, QUALITY_RESULTS.ddl()), path)
+
+
+def _stop_on_fail_rules(layer: str, table: str, counts: Sequence[RuleCount]) -> None:
+    violations = fail_rule_violations(counts)
+    if violations:
+        first = violations[0]
+        raise PipelineError(
+            f"{layer}.{table}: rule '{first.rule}' (action fail) broken by {first.rows_failed:,} of "
+            f"{first.rows_evaluated:,} rows; nothing was written for this table"
+        )
+
+
+def _held_batches(run: _Run, path: str, batch_column: str, batch_from: int) -> list[int]:
+    """Batches ≥ `batch_from` a table already holds (written by a run that was killed later)."""
+    from pyspark.sql import functions as sf
+
+    if not io.is_delta_table(run.spark, path):
+        return []
+    held = io.read_table(run.spark, path).where(sf.col(batch_column) >= batch_from)
+    return sorted(int(r[0]) for r in held.select(batch_column).distinct().collect())
+
+
+def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dict[str, int]:
+    """Append every table's rejected rows in one commit; return rows held per table, read back."""
+    from pyspark.sql import functions as sf
+
+    path = run.ensure(QUARANTINE)
+    first = min(w.batch_from for w in work)
+    held = (
+        io.read_table(run.spark, path)
+        .where((sf.col("layer") == layer) & (sf.col("batch_id") >= first))
+        .select("table_name", "batch_id")
+        .distinct()
+        .collect()
+    )
+    already = {(str(r["table_name"]), int(r["batch_id"])) for r in held}
+    parts = []
+    for w in work:
+        if not w.counts.rejected:
+            continue
+        rejected = quarantine_rows(
+            w.evaluated,
+            QuarantineParams(layer, w.table.name, run.run_id, run.started_at),
+            raw_record=w.evaluated[RAW_RECORD],
+            batch_id=w.evaluated[BATCH_ID],
+            source_file=w.evaluated[SOURCE_FILE],
+            record_hash=w.evaluated[RECORD_HASH],
+        )
+        skip = sorted(b for t, b in already if t == w.table.name)
+        if skip:
+            run.note(f"quarantine already holds {layer}.{w.table.name} batches {skip}: not written again")
+            rejected = rejected.where(~sf.col("batch_id").isin(skip))
+        parts.append(rejected)
+    if parts:
+        combined = parts[0]
+        for part in parts[1:]:
+            combined = combined.unionByName(part)
+        io.append_idempotent(combined, path, f"lakelab.{layer}.quarantine", max(w.batch_to for w in work))
+    # Read back what the quarantine holds for these batches: what was committed counts.
+    counts = (
+        io.read_table(run.spark, path)
+        .where((sf.col("layer") == layer) & (sf.col("batch_id") >= first))
+        .groupBy("table_name", "batch_id")
+        .count()
+        .collect()
+    )
+    per_table: dict[str, int] = {}
+    for w in work:
+        per_table[w.table.name] = sum(
+            int(r["count"])
+            for r in counts
+            if r["table_name"] == w.table.name and w.batch_from <= int(r["batch_id"]) <= w.batch_to
+        )
+    return per_table
+
+
+# --- Bronze ------------------------------------------------------------------------------------
+
+
+def _contiguous(batches: Sequence[int]) -> list[int]:
+    """Complete batches up to the first gap: a later batch must not overtake an earlier one."""
+    ordered: list[int] = []
+    for expected, batch in enumerate(sorted(batches)):
+        if batch != expected:
+            break
+        ordered.append(batch)
+    return ordered
+
+
+def _bronze_layer(run: _Run) -> None:
+    complete = io.complete_batches(run.spark, run.landing)
+    if not complete:
+        run.note(f"{run.landing}: no complete batch (no _batches/NNNN.json marker); nothing to ingest")
+        return
+    ready = _contiguous(complete)
+    if len(ready) < len(complete):
+        run.note(f"batches {sorted(set(complete) - set(ready))} wait: batch {len(ready):04d} is not complete")
+    ledger = _ledger(run)
+    params = BronzeParams(run.run_id, run.started_at)
+    work: list[_TableWork] = []
+    try:
+        for source in SOURCE_TABLES:
+            table = bronze_for(source)
+            done = ledger.get(("bronze", table.name))
+            pending = [b for b in ready if done is None or b > done]
+            if not pending:
+                run.progress(f"bronze {table.name:<22}: up to date")
+                continue
+            work.append(_bronze_table(run, source, pending, params))
+        if work:
+            _commit_bronze(run, work)
+    finally:
+        for w in work:
+            w.evaluated.unpersist()
+
+
+def _read_bronze_input(
+    run: _Run, source: SourceTable, pending: Sequence[int], params: BronzeParams
+) -> tuple[DataFrame | None, Any]:
+    """Bronze rows with diagnostics for the pending batches; JSON lines too (to re-parse)."""
+    table = bronze_for(source)
+    if source.format == "json":
+        lines = io.read_json_lines(run.spark, source, run.landing, pending)
+        if lines is None:
+            return None, None
+        return to_bronze_json(lines, source, params), lines
+    parts = []
+    declared = {f.name for f in source.fields}
+    for batch in pending:
+        rows = io.read_tabular_batch(run.spark, source, run.landing, batch)
+        if rows is None:
+            continue
+        lineage = {SOURCE_FILE, BATCH_ID, "_corrupt_record"}
+        extra = [c for c in rows.columns if c not in declared | lineage] if table.allow_added_columns else []
+        parts.append(to_bronze_tabular(rows, source, params, extra))
+    if not parts:
+        return None, None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined.unionByName(part, allowMissingColumns=True)
+    return combined, None
+
+
+def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params: BronzeParams) -> _TableWork:
+    """Parse, check and append one landing table's pending batches."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    table = bronze_for(source)
+    started = time.perf_counter()
+    batch_from, batch_to = pending[0], pending[-1]
+    run.progress(f"bronze {table.name:<22}: ingesting batches {batch_from}..{batch_to}")
+    parsed, lines = _read_bronze_input(run, source, pending, params)
+    if parsed is None:
+        empty = run.spark.createDataFrame([], "_x int")
+        return _TableWork(
+            table,
+            batch_from,
+            batch_to,
+            started,
+            empty,
+            Tally(0, 0, ()),
+            seconds=time.perf_counter() - started,
+            detail="empty: no landing file in these batches",
+        )
+    evaluated = evaluate_rules(parsed, table.rules).persist(StorageLevel.MEMORY_AND_DISK)
+    counts = tally(evaluated, table.rules, unexpected_column=UNEXPECTED_COLUMNS)
+    added = [c for c in parsed.columns if c not in table.column_names and not c.startswith("_")]
+    if lines is not None and table.allow_added_columns and counts.unexpected_columns:
+        # Schema drift the contract allows: parse again keeping the added fields (as text).
+        added = list(counts.unexpected_columns)
+        evaluated.unpersist()
+        parsed = to_bronze_json(lines, source, params, added)
+        evaluated = evaluate_rules(parsed, table.rules).persist(StorageLevel.MEMORY_AND_DISK)
+    _stop_on_fail_rules("bronze", table.name, counts.counts)
+    path = run.ensure(table)
+    accepted = accepted_rows(evaluated, bronze_columns(source, added))
+    held = _held_batches(run, path, BATCH_ID, batch_from)
+    if held:
+        run.note(f"bronze.{table.name} already holds batches {held}: not written again")
+        accepted = accepted.where(~sf.col(BATCH_ID).isin(held))
+    io.append_idempotent(accepted, path, f"lakelab.bronze.{table.name}", batch_to, merge_schema=bool(added))
+    detail = f"schema evolved, added columns: {', '.join(added)}" if added else ""
+    return _TableWork(
+        table,
+        batch_from,
+        batch_to,
+        started,
+        evaluated,
+        counts,
+        seconds=time.perf_counter() - started,
+        detail=detail,
+    )
+
+
+def _commit_bronze(run: _Run, work: Sequence[_TableWork]) -> None:
+    """Quarantine, rule results, reconciliation read back from the tables, run log."""
+    from pyspark.sql import functions as sf
+
+    started = time.perf_counter()
+    quarantined = _commit_quarantine(run, "bronze", work)
+    _write_rule_results(run, "bronze", work)
+    counted = [
+        io.read_table(run.spark, w.table.path(run.warehouse))
+        .where(sf.col(BATCH_ID).between(w.batch_from, w.batch_to))
+        .agg(sf.lit(w.table.name).alias("t"), sf.count(sf.lit(1)).alias("n"))
+        for w in work
+        if io.is_delta_table(run.spark, w.table.path(run.warehouse))
+    ]
+    bronze_rows: dict[str, int] = {}
+    if counted:
+        union = counted[0]
+        for part in counted[1:]:
+            union = union.unionByName(part)
+        bronze_rows = {str(r["t"]): int(r["n"]) for r in union.collect()}
+    stages: list[tuple[StageResult, bool | None]] = []
+    failures = []
+    for w in work:
+        landing_rows = w.counts.rows
+        accepted = bronze_rows.get(w.table.name, 0)
+        rejected = quarantined.get(w.table.name, 0)
+        reconciled = landing_rows == accepted + rejected
+        sign = "=" if reconciled else "!="
+        check = f"landing {landing_rows:,} {sign} bronze {accepted:,} + quarantined {rejected:,}"
+        if not reconciled:
+            failures.append(f"{w.table.name} ({check})")
+            check = "NOT RECONCILED: " + check
+        detail = "; ".join(part for part in (check, w.detail) if part)
+        stage = StageResult(
+            "bronze",
+            w.table.name,
+            landing_rows,
+            accepted,
+            rejected,
+            w.seconds,
+            w.batch_from,
+            w.batch_to,
+            detail,
+        )
+        stages.append((stage, reconciled))
+    stages.append((StageResult("bronze", COMMIT_STAGE, 0, 0, 0, time.perf_counter() - started), None))
+    _write_run_log(run, stages)
+    if failures:
+        run.reconciled = False
+        raise PipelineError(
+            f"bronze reconciliation failed: {'; '.join(failures)} (see {RUN_LOG.path(run.warehouse)})"
+        )
+
+
+# --- Silver ------------------------------------------------------------------------------------
+
+
+def _silver_layer(run: _Run) -> None:
+    ledger = _ledger(run)
+    work: list[_TableWork] = []
+    try:
+        for source in SOURCE_TABLES:
+            table = silver_for(source)
+            bronze_done = ledger.get(("bronze", bronze_for(source).name))
+            silver_done = ledger.get(("silver", table.name))
+            if bronze_done is None or (silver_done is not None and silver_done >= bronze_done):
+                run.progress(f"silver {table.name:<22}: up to date")
+                continue
+            batch_from = 0 if silver_done is None else silver_done + 1
+            work.append(_silver_table(run, table, bronze_for(source), batch_from, bronze_done))
+        if work:
+            _commit_silver(run, work)
+    finally:
+        for w in work:
+            w.evaluated.unpersist()
+
+
+def _references(run: _Run, table: TableContract) -> dict[str, DataFrame]:
+    refs = {}
+    for reference in table.references:
+        path = contract(f"silver.{reference.ref_table}").path(run.warehouse)
+        if io.is_delta_table(run.spark, path):
+            refs[reference.ref_table] = io.read_table(run.spark, path)
+    return refs
+
+
+def _silver_table(
+    run: _Run, table: TableContract, bronze: TableContract, batch_from: int, batch_to: int
+) -> _TableWork:
+    """Conform, check, fold to the latest version per key and MERGE one table."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
+
+    started = time.perf_counter()
+    run.progress(f"silver {table.name:<22}: conforming batches {batch_from}..{batch_to}")
+    bronze_rows = io.read_table(run.spark, bronze.path(run.warehouse)).where(
+        sf.col(BATCH_ID).between(batch_from, batch_to)
+    )
+    conformed = to_silver(bronze_rows, table, _references(run, table))
+    rules = table.all_rules
+    evaluated = evaluate_rules(conformed, rules).persist(StorageLevel.MEMORY_AND_DISK)
+    counts = tally(evaluated, rules, key=table.key)
+    _stop_on_fail_rules("silver", table.name, counts.counts)
+    assert table.updated_at is not None
+    latest = latest_per_key(accepted_rows(evaluated, silver_columns(table)), table.key, table.updated_at)
+    path = run.ensure(table)
+    run.progress(f"silver {table.name:<22}: MERGE into {path}")
+    io.merge_latest(run.spark, latest, path, table.key, table.updated_at)
+    warned = {c.rule: c.rows_failed for c in counts.counts if c.action == "warn" and c.rows_failed}
+    detail = f"{counts.accepted - counts.accepted_keys:,} older or duplicate versions folded"
+    if warned:
+        detail += "; warnings: " + ", ".join(f"{rule} {n:,}" for rule, n in warned.items())
+    return _TableWork(
+        table,
+        batch_from,
+        batch_to,
+        started,
+        evaluated,
+        counts,
+        seconds=time.perf_counter() - started,
+        rows_out=counts.accepted_keys,
+        detail=detail,
+    )
+
+
+def _commit_silver(run: _Run, work: Sequence[_TableWork]) -> None:
+    started = time.perf_counter()
+    quarantined = _commit_quarantine(run, "silver", work)
+    _write_rule_results(run, "silver", work)
+    stages: list[tuple[StageResult, bool | None]] = []
+    for w in work:
+        rejected = quarantined.get(w.table.name, 0)
+        stage = StageResult(
+            "silver",
+            w.table.name,
+            w.counts.rows,
+            w.rows_out,
+            rejected,
+            w.seconds,
+            w.batch_from,
+            w.batch_to,
+            w.detail,
+        )
+        stages.append((stage, w.counts.rows == w.counts.accepted + rejected))
+    stages.append((StageResult("silver", COMMIT_STAGE, 0, 0, 0, time.perf_counter() - started), None))
+    _write_run_log(run, stages)
+
+
+# --- Gold --------------------------------------------------------------------------------------
+
+
+def _gold_layer(run: _Run) -> None:
+    from pyspark import StorageLevel
+
+    ledger = _ledger(run)
+    silver_marks = [ledger.get(("silver", t.name)) for t in SILVER]
+    reached = max((m for m in silver_marks if m is not None), default=None)
+    if reached is None:
+        run.note("gold: silver has no data yet; nothing to build")
+        return
+    built = ledger.get(("gold", GOLD[0].name))
+    if (
+        built is not None
+        and built >= reached
+        and all(io.is_delta_table(run.spark, t.path(run.warehouse)) for t in GOLD)
+    ):
+        run.progress(f"gold: up to date (built from silver batch {built})")
+        return
+    silver = {t.name: _silver_or_empty(run, t) for t in SILVER}
+    params = GoldParams()
+    touches = gold.order_touches(
+        silver["orders"],
+        silver["customers"],
+        silver["account"],
+        silver["contact"],
+        silver["campaign_member"],
+        silver["opportunity"],
+        params,
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    stages: list[tuple[StageResult, bool | None]] = []
+    try:
+        builds: list[tuple[TableContract, Callable[[], DataFrame], str]] = [
+            (GOLD_REVENUE_ATTRIBUTION, lambda: gold.revenue_attribution(touches), "orders"),
+            (
+                GOLD_CUSTOMER_360,
+                lambda: gold.customer_360(
+                    silver["customers"],
+                    silver["orders"],
+                    silver["account"],
+                    silver["contact"],
+                    silver["campaign_member"],
+                    silver["opportunity"],
+                ),
+                "customers",
+            ),
+            (GOLD_RFM, lambda: gold.rfm_segments(silver["orders"]), "orders"),
+            (GOLD_COHORT_RETENTION, lambda: gold.cohort_retention(silver["orders"]), "orders"),
+            (
+                GOLD_DAILY_REVENUE,
+                lambda: gold.daily_revenue(silver["orders"], silver["customers"]),
+                "orders",
+            ),
+        ]
+        for table, build, input_table in builds:
+            started = time.perf_counter()
+            run.progress(f"gold   {table.name:<22}: building")
+            result = build().persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                counts = tally(evaluate_rules(result, table.rules), table.rules)
+                _stop_on_fail_rules("gold", table.name, counts.counts)
+                path = run.ensure(table)
+                io.overwrite(result, path)
+                detail = ""
+                if table is GOLD_REVENUE_ATTRIBUTION:
+                    detail = _check_conservation(run, result, touches)
+            finally:
+                result.unpersist()
+            rows_in = int(silver[input_table].count())
+            stage = StageResult(
+                "gold",
+                table.name,
+                rows_in,
+                counts.rows,
+                0,
+                time.perf_counter() - started,
+                None,
+                reached,
+                detail,
+            )
+            stages.append((stage, None))
+    finally:
+        touches.unpersist()
+    _write_run_log(run, stages)
+
+
+def _silver_or_empty(run: _Run, table: TableContract) -> DataFrame:
+    path = table.path(run.warehouse)
+    if io.is_delta_table(run.spark, path):
+        return io.read_table(run.spark, path)
+    return run.spark.createDataFrame([], table.ddl())
+
+
+def _check_conservation(run: _Run, attribution: DataFrame, touches: DataFrame) -> str:
+    """Attributed revenue must equal attributable revenue for every model, dimension, month."""
+    from pyspark.sql import functions as sf
+
+    attributable = gold.attributable_revenue(touches)
+    gaps = gold.conservation_gaps(attribution, attributable).limit(5).collect()
+    if gaps:
+        first = gaps[0]
+        raise PipelineError(
+            f"gold.revenue_attribution does not conserve revenue: {first['model']}/{first['dimension']} "
+            f"{first['month']}: attributed {first['attributed_cents']} cents != attributable "
+            f"{first['attributable_cents']} cents"
+        )
+    total = attributable.agg(sf.sum("attributable_cents"), sf.sum("attributable_orders")).collect()[0]
+    cents = int(total[0] or 0)
+    return f"revenue conserved: {int(total[1] or 0):,} orders, {cents / 100:,.2f} USD attributable"
