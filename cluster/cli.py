@@ -23,6 +23,14 @@ def register(commands: Any) -> None:
     status.set_defaults(handler=run_status)
     down = actions.add_parser("down", help="stop every service the lab started")
     down.set_defaults(handler=run_down)
+    # The two below are what compose's containers run; they work outside compose too.
+    buckets = actions.add_parser("init-buckets", help="create s3.buckets on s3.endpoint (compose's init job)")
+    buckets.set_defaults(handler=run_init_buckets)
+    connect = actions.add_parser("serve-connect", help="run the Spark Connect server in the foreground")
+    connect.add_argument("--master", required=True, help="spark://host:port of the standalone master")
+    connect.add_argument("--bind", default="127.0.0.1", help="address the server and its UI bind to")
+    connect.add_argument("--driver-host", default="127.0.0.1", help="name executors reach the driver by")
+    connect.set_defaults(handler=run_serve_connect)
 
 
 def resolve_mode(config: Any, requested: str | None) -> str:
@@ -84,3 +92,34 @@ def run_down(config: Any, args: argparse.Namespace) -> int:
     stopped = _backend(mode).down(config)
     print(f"cluster: down ({stopped} services stopped)")
     return 0
+
+
+def run_init_buckets(config: Any, args: argparse.Namespace) -> int:
+    """Create every bucket of `s3.buckets`; succeed when they exist already."""
+    from cluster import s3
+    from lakelab.spark import s3_credentials
+
+    access_key, secret_key = s3_credentials(config.s3)
+    endpoint = s3.S3Endpoint(config.s3.endpoint, config.s3.region, access_key, secret_key)
+    for bucket in config.s3.buckets:
+        created = s3.ensure_bucket(endpoint, bucket)
+        print(f"cluster: bucket {bucket} {'created' if created else 'present'} on {config.s3.endpoint}")
+    return 0
+
+
+def run_serve_connect(config: Any, args: argparse.Namespace) -> int:
+    """Write the Connect server's settings (0600, they hold the S3 secret) and exec spark-submit."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from cluster import native
+
+    conf = native.connect_conf(config, args.master, bind_address=args.bind, driver_host=args.driver_host)
+    properties = native.write_properties(
+        conf, Path(tempfile.mkdtemp(prefix="lakelab-connect-")) / "connect.properties"
+    )
+    home = Path(os.environ["SPARK_HOME"]) if os.environ.get("SPARK_HOME") else native.spark_home()
+    command = native.connect_command(home, properties)
+    print(f"cluster: {' '.join(command)}", flush=True)
+    os.execv(command[0], command)

@@ -118,7 +118,12 @@ def _metrics_properties() -> str:
 
     prefix = "spark.metrics.conf."
     lines = [f"{key[len(prefix) :]}={value}" for key, value in METRICS_CONF.items() if key.startswith(prefix)]
-    return "# Written by `lakelab cluster up` from lakelab/spark.py METRICS_CONF.\n" + "\n".join(lines) + "\n"
+    header = (
+        "# Spark's PrometheusServlet sinks, from lakelab/spark.py METRICS_CONF. The native lab\n"
+        "# writes this file into its SPARK_CONF_DIR; cluster/metrics.properties is the compose\n"
+        "# image's copy, which a test keeps equal.\n"
+    )
+    return header + "\n".join(lines) + "\n"
 
 
 def check_endpoint(config: LakelabConfig) -> None:
@@ -136,33 +141,55 @@ def master_url(config: LakelabConfig) -> str:
     return f"spark://{LOOPBACK}:{config.cluster.ports.spark_master}"
 
 
-def _connect_properties(config: LakelabConfig, state: StateDir) -> Path:
-    """Spark Connect's settings in a 0600 file: they hold the S3 secret, which must not
-    show in `ps` as a `--conf` argument would."""
+def connect_conf(
+    config: LakelabConfig, master: str, bind_address: str = LOOPBACK, driver_host: str = LOOPBACK
+) -> dict[str, str]:
+    """Every setting of the Spark Connect server: the session factory's, plus its own."""
     from lakelab.spark import s3a_conf, session_conf
 
     cluster = config.cluster
-    conf = session_conf(
+    return session_conf(
         config,
         app_name="lakelab-connect",
         extra_conf={
             **s3a_conf(config.s3),
-            "spark.master": master_url(config),
+            "spark.master": master,
+            "spark.driver.host": driver_host,
+            "spark.driver.bindAddress": bind_address,
             "spark.ui.enabled": "true",
             "spark.ui.port": str(cluster.ports.spark_connect_ui),
             "spark.cores.max": str(cluster.spark_connect_cores),
             "spark.executor.cores": str(cluster.spark_connect_cores),
             "spark.executor.memory": cluster.spark_connect_memory,
             "spark.driver.memory": "1g",
-            "spark.connect.grpc.binding.address": LOOPBACK,
+            "spark.connect.grpc.binding.address": bind_address,
             "spark.connect.grpc.binding.port": str(cluster.ports.spark_connect),
         },
     )
-    path = state.path("connect.properties")
+
+
+def write_properties(conf: dict[str, str], path: Path) -> Path:
+    """Spark settings as a properties file readable by its owner only: they hold the S3
+    secret, which must not show in `ps` as `--conf` arguments would."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text("".join(f"{key}={value}\n" for key, value in conf.items()), encoding="utf-8")
     return path
+
+
+def connect_command(spark_home_dir: Path, properties: Path) -> list[str]:
+    """The spark-submit line that starts the Connect server (pyspark has no start script)."""
+    return [
+        str(spark_home_dir / "bin" / "spark-submit"),
+        "--class",
+        CONNECT_SERVER_CLASS,
+        "--name",
+        "lakelab-connect",
+        "--properties-file",
+        str(properties),
+        "spark-internal",
+    ]
 
 
 def services(config: LakelabConfig, credentials: tuple[str, str] | None = None) -> list[NativeService]:
@@ -264,16 +291,7 @@ def services(config: LakelabConfig, credentials: tuple[str, str] | None = None) 
                 name="spark-connect",
                 port=ports.spark_connect,
                 ports=(ports.spark_connect, ports.spark_connect_ui),
-                command=(
-                    str(home / "bin" / "spark-submit"),
-                    "--class",
-                    CONNECT_SERVER_CLASS,
-                    "--name",
-                    "lakelab-connect",
-                    "--properties-file",
-                    str(state.root / "connect.properties"),
-                    "spark-internal",
-                ),
+                command=tuple(connect_command(home, state.root / "connect.properties")),
                 env=spark_env,
                 health=lambda: (
                     _tcp_open(ports.spark_connect)
@@ -387,7 +405,7 @@ def _write_configs(config: LakelabConfig, state: StateDir) -> None:
     state.path("spark-conf", "metrics.properties").write_text(_metrics_properties(), encoding="utf-8")
     write_native_config(config.cluster, state.path("prometheus", "prometheus.yml"), REPO_ROOT / "prometheus")
     if config.cluster.spark_connect:
-        _connect_properties(config, state)
+        write_properties(connect_conf(config, master_url(config)), state.path("connect.properties"))
 
 
 def up(config: LakelabConfig, progress: Callable[[str], None] = print) -> list[ServiceStatus]:
@@ -435,11 +453,11 @@ def up(config: LakelabConfig, progress: Callable[[str], None] = print) -> list[S
         created = s3.ensure_bucket(s3_endpoint(config), bucket)
         progress(f"cluster: bucket {bucket} {'created' if created else 'present'}")
     wait(["spark-master"])
-    start(workers)
-    wait(workers)
-    if "spark-connect" in by_name:
-        start(["spark-connect"])
-        wait(["spark-connect"])
+    # The Connect server only registers with the master; it gets executors whenever the
+    # workers arrive, so it starts beside them rather than after them.
+    connect = ["spark-connect"] if "spark-connect" in by_name else []
+    start([*workers, *connect])
+    wait([*workers, *connect])
     wait(["prometheus"])
     return status(config)
 

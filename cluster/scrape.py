@@ -1,8 +1,10 @@
 """Prometheus scrape jobs of the lab, declared once for both of its forms.
 
 `scrape_jobs(hosts)` lists what Prometheus scrapes; the native lab renders it with
-127.0.0.1 addresses into the state dir, and `prometheus/prometheus.yml` (compose)
-holds the same jobs with container names, which a test compares against this list.
+127.0.0.1 addresses into the state dir, and `prometheus/prometheus.yml` (compose) is
+the same rendering with container names (`python -m cluster.scrape` writes it; a test
+checks it is current). Job names and metrics paths are the metric catalog's
+`lakelab.metrics.Source`, so dashboards, alerts and scrapes agree.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 import yaml
 
 from cluster.config import ClusterConfig
+from lakelab.metrics import Source
 
-# Rule files are the observability package's; Prometheus accepts a glob that matches nothing.
-RULES_GLOB = "rules/*.yml"
+# The alert rules are the observability package's (generated from lakelab/metrics.py).
+ALERTS_FILE = "alerts.yml"
+COMPOSE_CONFIG = Path(__file__).resolve().parent.parent / "prometheus" / "prometheus.yml"
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,17 @@ def native_hosts(config: ClusterConfig) -> Hosts:
 
 
 def compose_hosts(config: ClusterConfig) -> Hosts:
-    """Container names of compose.yaml; the host's exporter and drivers via host-gateway."""
+    """Container names of compose.yaml.
+
+    Jobs run in compose's `lakelab` service (`docker compose run lakelab ...`), so their
+    driver UI and the harness exporter are reached by that name inside the network.
+    """
     return Hosts(
         spark_master="spark-master",
         spark_workers=tuple(f"spark-worker-{index + 1}" for index in range(config.workers)),
         spark_connect="spark-connect",
-        driver="host.docker.internal",
-        exporter="host.docker.internal",
+        driver="lakelab",
+        exporter="lakelab",
         minio="minio",
         prometheus="localhost",
     )
@@ -89,26 +97,25 @@ def scrape_jobs(config: ClusterConfig, hosts: Hosts, worker_ports_shared: bool =
     )
     connect = f"{hosts.spark_connect}:{ports.spark_connect_ui}"
     driver = f"{hosts.driver}:{ports.driver_ui}"
-    # The master's paths need their trailing slash: without it Spark answers 301.
+    master = (f"{hosts.spark_master}:{ports.spark_master_ui}",)
+
+    def job(source: Source, targets: tuple[str, ...], on_demand: tuple[str, ...] = ()) -> ScrapeJob:
+        return ScrapeJob(source.value, source.metrics_path, targets, on_demand)
+
+    # The master's paths keep their trailing slash: without it Spark answers 301.
     return [
-        ScrapeJob(
-            "spark-master", "/metrics/master/prometheus/", (f"{hosts.spark_master}:{ports.spark_master_ui}",)
-        ),
-        ScrapeJob(
-            "spark-applications",
-            "/metrics/applications/prometheus/",
-            (f"{hosts.spark_master}:{ports.spark_master_ui}",),
-        ),
-        ScrapeJob("spark-workers", "/metrics/prometheus", worker_targets),
-        ScrapeJob("spark-driver", "/metrics/prometheus", (connect,), on_demand=(driver,)),
-        ScrapeJob("spark-executors", "/metrics/executors/prometheus", (connect,), on_demand=(driver,)),
-        ScrapeJob("minio", "/minio/v2/metrics/cluster", (f"{hosts.minio}:{ports.minio}",)),
-        ScrapeJob("lakelab-exporter", "/metrics", (), on_demand=(f"{hosts.exporter}:{ports.exporter}",)),
-        ScrapeJob("prometheus", "/metrics", (f"{hosts.prometheus}:{ports.prometheus}",)),
+        job(Source.SPARK_MASTER, master),
+        job(Source.SPARK_APPLICATIONS, master),
+        job(Source.SPARK_WORKER, worker_targets),
+        job(Source.SPARK_DRIVER, (connect,), on_demand=(driver,)),
+        job(Source.SPARK_EXECUTORS, (connect,), on_demand=(driver,)),
+        job(Source.MINIO, (f"{hosts.minio}:{ports.minio}",)),
+        job(Source.HARNESS, (), on_demand=(f"{hosts.exporter}:{ports.exporter}",)),
+        ScrapeJob(Source.PROMETHEUS.value, "/metrics", (f"{hosts.prometheus}:{ports.prometheus}",)),
     ]
 
 
-def render(jobs: list[ScrapeJob], scrape_interval: str, rules_dir: str) -> dict[str, Any]:
+def render(jobs: list[ScrapeJob], scrape_interval: str, alerts_file: str) -> dict[str, Any]:
     """A prometheus.yml as a mapping."""
     scrape_configs = []
     for job in jobs:
@@ -122,7 +129,7 @@ def render(jobs: list[ScrapeJob], scrape_interval: str, rules_dir: str) -> dict[
         )
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-        "rule_files": [f"{rules_dir.rstrip('/')}/{RULES_GLOB}"],
+        "rule_files": [alerts_file],
         "scrape_configs": scrape_configs,
     }
 
@@ -132,9 +139,30 @@ def write_native_config(config: ClusterConfig, target: Path, repo_prometheus_dir
     document = render(
         scrape_jobs(config, native_hosts(config)),
         config.prometheus_scrape_interval,
-        str(repo_prometheus_dir),
+        str(repo_prometheus_dir / ALERTS_FILE),
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     header = "# Rendered by `lakelab cluster up` from cluster/scrape.py; edits are overwritten.\n"
     target.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return target
+
+
+def compose_config_text(config: ClusterConfig | None = None) -> str:
+    """prometheus/prometheus.yml for compose: container names, rules beside the file."""
+    config = config or ClusterConfig()
+    document = render(
+        scrape_jobs(config, compose_hosts(config), worker_ports_shared=True),
+        config.prometheus_scrape_interval,
+        ALERTS_FILE,
+    )
+    header = (
+        "# The compose lab's scrape config. Generated by `python -m cluster.scrape` from\n"
+        "# cluster/scrape.py (the native lab renders the same jobs with 127.0.0.1 addresses);\n"
+        "# tests/cluster/test_compose_static.py fails when this file is stale.\n"
+    )
+    return header + yaml.safe_dump(document, sort_keys=False)
+
+
+if __name__ == "__main__":
+    COMPOSE_CONFIG.write_text(compose_config_text(), encoding="utf-8")
+    print(f"wrote {COMPOSE_CONFIG}")

@@ -35,7 +35,7 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            answer({"ok": True, **handle(spark, request)})
+            answer({"ok": True, **handle(spark, config, request)})
         except Exception as error:  # every failure goes back to the test, which judges it
             from cluster.failures import explain
 
@@ -44,7 +44,7 @@ def main() -> None:
             break
 
 
-def handle(spark: Any, request: dict[str, Any]) -> dict[str, Any]:
+def handle(spark: Any, config: LakelabConfig, request: dict[str, Any]) -> dict[str, Any]:
     """Run one request."""
     op = request["op"]
     if op == "quit":
@@ -68,21 +68,40 @@ def handle(spark: Any, request: dict[str, Any]) -> dict[str, Any]:
         # Sum of 0..rows-1 over `partitions` tasks that each sleep; used to kill a worker
         # while tasks run on it.
         rdd = spark.sparkContext.parallelize(range(request["rows"]), request["partitions"])
-        total = rdd.mapPartitions(_sleepy(request["sleep"])).sum()
-        executors = spark.sparkContext._jsc.sc().getExecutorIds().size()
-        return {"sum": total, "executors_after": executors}
+        return {"sum": rdd.mapPartitions(_sleepy(request["sleep"])).sum()}
     if op == "executors":
-        tracker = spark.sparkContext._jsc.sc().statusTracker()
-        infos = tracker.getExecutorInfos()
-        return {"hosts": sorted(f"{info.host()}:{info.port()}" for info in infos)}
+        ids = spark.sparkContext._jsc.sc().getExecutorIds()  # the driver is not among them
+        return {"ids": sorted(ids.apply(index) for index in range(ids.size()))}
     if op == "pipeline":
-        return run_pipeline_request(spark, request)
+        return run_pipeline_request(spark, config, request)
     raise ValueError(f"unknown op {op!r}")
 
 
-def run_pipeline_request(spark: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """Generate a tiny landing on MinIO and run the pipeline over it (when both exist)."""
-    raise NotImplementedError("pipeline op is wired once pipeline.run and datagen.generate exist")
+def run_pipeline_request(spark: Any, config: LakelabConfig, request: dict[str, Any]) -> dict[str, Any]:
+    """Generate a small landing on MinIO, run every layer, read each table back."""
+    from datagen.config import DatagenConfig
+    from datagen.generate import generate
+    from pipeline import io
+    from pipeline.contracts import ALL_CONTRACTS
+    from pipeline.run import run_pipeline
+
+    landing, warehouse = request["landing"], request["warehouse"]
+    generated = generate(spark, DatagenConfig(records=request["records"], seed=7), landing, overwrite=True)
+    result = run_pipeline(spark, config, landing, warehouse)
+    tables = {}
+    for contract in ALL_CONTRACTS:
+        path = contract.path(warehouse)
+        if io.is_delta_table(spark, path):
+            tables[contract.qualified_name] = io.read_table(spark, path).count()
+    return {
+        "generated_rows": generated.rows,
+        "generated": {table.table: table.rows for table in generated.tables},
+        "reconciled": result.reconciled,
+        "layers": list(result.layers),
+        "stages": [stage.to_dict() for stage in result.stages],
+        "tables": tables,
+        "seconds": result.seconds,
+    }
 
 
 def answer(payload: dict[str, Any]) -> None:

@@ -101,6 +101,10 @@ class ClusterDriver:
         except queue.Empty:
             raise AssertionError(f"driver gave no answer within {timeout_s}s; see {self.log_path}") from None
 
+    def pending(self) -> bool:
+        """True while no answer is waiting (the last request is still running)."""
+        return self._answers.empty()
+
     def send(self, op: str, **fields: Any) -> None:
         """Send a request without waiting for its answer."""
         assert self.process.stdin is not None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -81,8 +83,58 @@ def test_delta_table_round_trip_on_minio(native_lab: LakelabConfig, cluster_driv
     }
     # The table is really on MinIO, committed once.
     assert _delta_log(native_lab, "round_trip") == ["00000000000000000000.json"]
-    hosts = cluster_driver.call("executors")["hosts"]
-    assert len(hosts) >= 2, f"the job ran on fewer than two executors: {hosts}"
+    # One executor per worker: the failure tests below rely on both being in use.
+    assert len(cluster_driver.call("executors")["ids"]) == 2
+
+
+def test_pipeline_on_the_cluster_writes_delta_tables_to_minio(
+    native_lab: LakelabConfig, cluster_driver: ClusterDriver
+) -> None:
+    """datagen -> landing on MinIO -> Bronze, Silver, Gold on the standalone master."""
+    answer = cluster_driver.call(
+        "pipeline",
+        timeout_s=600,
+        records=2000,
+        landing=f"s3a://{BUCKET}/pipeline/landing",
+        warehouse=f"s3a://{BUCKET}/pipeline/warehouse",
+    )
+    assert answer["ok"], answer
+    assert answer["reconciled"] is True
+    assert answer["layers"] == ["bronze", "silver", "gold"]
+    stages = {(stage["layer"], stage["table"]): stage for stage in answer["stages"]}
+    bronze = [stage for stage in answer["stages"] if stage["layer"] == "bronze"]
+    # Every generated row reached Bronze: accepted or quarantined, none lost.
+    assert sum(stage["rows_in"] for stage in bronze) == answer["generated_rows"] > 0
+    for stage in bronze:
+        assert stage["rows_out"] + stage["rows_quarantined"] == stage["rows_in"], stage
+    # What readers see on MinIO is what the run says it wrote (first run: tables hold it all).
+    for (layer, table), stage in stages.items():
+        name = f"{layer}.{table}"
+        assert name in answer["tables"], f"{name} has no Delta table on MinIO"
+        assert answer["tables"][name] == stage["rows_out"], (name, stage)
+    assert {name.split(".")[0] for name in answer["tables"]} >= {"bronze", "silver", "gold"}
+
+
+def test_resource_sample_covers_every_service(
+    native_lab: LakelabConfig, cluster_driver: ClusterDriver
+) -> None:
+    from cluster.resources import ResourceSampler, sample
+
+    figures = sample(native_lab, interval_s=0.5)
+    assert set(figures) == {row.name for row in native.status(native_lab)}
+    for figure in figures.values():
+        assert figure.processes >= 1 and figure.cpu_percent >= 0, figure
+        # JVMs and MinIO hold tens of MB at least; Prometheus too.
+        assert figure.rss_bytes > 20_000_000, figure
+    # A worker's figures include its executor (a child JVM in its process group).
+    assert max(figures[f"spark-worker-{i}"].processes for i in (1, 2)) >= 2
+    sampler = ResourceSampler(native_lab, every_s=0.6).begin()
+    time.sleep(1.5)
+    summary = sampler.end()
+    assert set(summary) == set(figures)
+    assert all(
+        entry["samples"] >= 2 and entry["rss_mb_peak"] >= entry["rss_mb_mean"] for entry in summary.values()
+    )
 
 
 def _targets(config: LakelabConfig) -> list[dict[str, object]]:
@@ -116,15 +168,76 @@ def test_prometheus_scrapes_every_target(native_lab: LakelabConfig, cluster_driv
     assert jobs == {
         "spark-master",
         "spark-applications",
-        "spark-workers",
+        "spark-worker",
         "spark-driver",
         "spark-executors",
         "minio",
         "prometheus",
     }
     # The exporter is scraped too, when the harness runs it.
-    exporter = [t for t in targets if t["labels"]["job"] == "lakelab-exporter"]  # type: ignore[index]
+    exporter = [t for t in targets if t["labels"]["job"] == "harness"]  # type: ignore[index]
     assert [t["labels"]["instance"] for t in exporter] == [f"127.0.0.1:{native_lab.cluster.ports.exporter}"]  # type: ignore[index]
+
+
+def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s}s waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_worker_killed_mid_job_completes_on_the_other(
+    native_lab: LakelabConfig, cluster_driver: ClusterDriver
+) -> None:
+    rows, partitions = 6000, 9
+    worker = StateDir(native_lab.cluster).live_process("spark-worker-2")
+    assert worker is not None
+    # Nine tasks of four seconds on three slots: about twelve seconds of work.
+    cluster_driver.send("slow_sum", rows=rows, partitions=partitions, sleep=4)
+    time.sleep(3)
+    assert cluster_driver.pending(), "the job ended before the worker could be killed"
+    # SIGKILL to the worker's process group: the worker and its executor die at once.
+    assert native.stop_service(native_lab, "spark-worker-2", sig=signal.SIGKILL, grace_s=5)
+    answer = cluster_driver.receive(timeout_s=180)
+    assert answer == {"ok": True, "sum": rows * (rows - 1) // 2}
+    assert not worker.is_running()
+    # `up` is idempotent: it starts the missing worker and nothing else.
+    lines: list[str] = []
+    native.up(native_lab, progress=lines.append)
+    assert [line.split(" (")[0] for line in lines if "started" in line] == ["cluster: started spark-worker-2"]
+    _wait_until(
+        lambda: len(cluster_driver.call("executors")["ids"]) == 2, 60, "an executor on the restarted worker"
+    )
+
+
+def test_minio_stopped_during_write_leaves_no_partial_table(
+    native_lab: LakelabConfig, cluster_driver: ClusterDriver
+) -> None:
+    table = _table("interrupted")
+    assert cluster_driver.call("write", path=table, rows=ROWS, partitions=2)["ok"]
+    # An append whose tasks take six seconds before they write; MinIO dies meanwhile.
+    cluster_driver.send("write", path=table, rows=5 * ROWS, partitions=3, sleep=6, mode="append")
+    time.sleep(3)
+    assert cluster_driver.pending(), "the append ended before MinIO could be stopped"
+    assert native.stop_service(native_lab, "minio", sig=signal.SIGKILL, grace_s=5)
+    answer = cluster_driver.receive(timeout_s=240)
+    assert answer["ok"] is False
+    endpoint = native_lab.s3.endpoint
+    assert answer["error"].startswith(f"the S3 store at {endpoint} stopped answering during the job ("), (
+        answer
+    )
+    assert "\n" not in answer["error"]
+    lines: list[str] = []
+    native.up(native_lab, progress=lines.append)
+    assert [line.split(" (")[0] for line in lines if "started" in line] == ["cluster: started minio"]
+    # Readers see version 0 only: no new commit, no rows of the failed append.
+    assert _delta_log(native_lab, "interrupted") == ["00000000000000000000.json"]
+    assert cluster_driver.call("read", path=table) == {
+        "ok": True,
+        "count": ROWS,
+        "sum_id": ROWS * (ROWS - 1) // 2,
+        "sum_doubled": ROWS * (ROWS - 1),
+    }
 
 
 def test_up_again_starts_nothing(native_lab: LakelabConfig) -> None:
