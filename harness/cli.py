@@ -1,9 +1,101 @@
-"""Subcommands of the `harness` package."""
+"""Subcommands of the `harness` package: `sweep`, `report`, `demo`.
+
+Only argparse here; each handler imports its module when it runs, so `lakelab --help`
+never loads pyspark, pandas or matplotlib.
+"""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 
+def _sweep(config: Any, args: argparse.Namespace) -> int:
+    from harness.commands import run_sweep_command
+
+    return run_sweep_command(config, args)
+
+
+def _report(config: Any, args: argparse.Namespace) -> int:
+    from harness.commands import run_report_command
+
+    return run_report_command(config, args)
+
+
+def _demo(config: Any, args: argparse.Namespace) -> int:
+    from harness.commands import run_demo_command
+
+    return run_demo_command(config, args)
+
+
+def _add_exporter(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exporter-port",
+        type=int,
+        metavar="PORT",
+        help="serve the harness's Prometheus metrics on 127.0.0.1:PORT while running (e.g. 9108)",
+    )
+
+
 def register(commands: Any) -> None:
-    """Add this package's subcommands to the command tree (filled in by its issue)."""
+    """Add `sweep`, `report` and `demo` to the command tree."""
+    sweep = commands.add_parser(
+        "sweep",
+        help="run the configured sweep: scales x settings x repeats, one result record per run",
+        description="Run every scale x grid point x repeat, interleaved; write one record per run.",
+    )
+    sweep.add_argument("--scales", metavar="N[,N...]", help="records per data set, e.g. 100k,1M")
+    sweep.add_argument("--repeats", type=int, metavar="N", help="runs per point and scale")
+    sweep.add_argument(
+        "--set",
+        dest="grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="a grid axis (repeatable; replaces the configured grid), e.g. spark.sql.shuffle.partitions=2,8",
+    )
+    sweep.add_argument("--warmup", type=int, metavar="N", help="unrecorded baseline runs first")
+    sweep.add_argument("--layers", metavar="L[,L...]", help="pipeline layers per run (bronze,silver,gold)")
+    sweep.add_argument("--workload", choices=["pipeline", "spark-aggregation"], help="what each run does")
+    sweep.add_argument(
+        "--landing-root",
+        default="data/sweep/landing",
+        metavar="DIR",
+        help="landing per scale under DIR/records-N, generated once (default: %(default)s)",
+    )
+    sweep.add_argument(
+        "--work-dir",
+        default="data/sweep/warehouses",
+        metavar="DIR",
+        help="fresh warehouse per run under DIR (default: %(default)s)",
+    )
+    sweep.add_argument("--results", metavar="DIR", help="where records go (default: paths.results)")
+    sweep.add_argument("--no-report", action="store_true", help="do not render the report afterwards")
+    _add_exporter(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+    report = commands.add_parser(
+        "report",
+        help="render a report (Markdown + PNG plots) from result records",
+        description="Render a sweep's report from its records only; --guides regenerates the docs guides.",
+    )
+    report.add_argument("--results", metavar="DIR", help="records to read (default: paths.results)")
+    report.add_argument("--out", metavar="DIR", help="report folder (default: <paths.reports>/<sweep id>)")
+    report.add_argument("--sweep", metavar="ID", help="which sweep (default: the newest)")
+    report.add_argument(
+        "--guides",
+        action="store_true",
+        help="regenerate docs/performance-tuning.md and docs/cost-optimization.md "
+        "from the records in --results (default there: docs/results)",
+    )
+    report.add_argument("--docs", default="docs", metavar="DIR", help="docs folder for --guides")
+    report.add_argument("--usd-per-core-hour", type=float, metavar="USD", help="compute price assumed")
+    report.add_argument("--usd-per-gb-month", type=float, metavar="USD", help="storage price assumed")
+    report.set_defaults(handler=_report)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the main job, small: generate ~100k records, Bronze -> Silver -> Gold, a tiny sweep, a report",
+    )
+    demo.add_argument("--records", metavar="N", help="records to generate (default: datagen.records)")
+    _add_exporter(demo)
+    demo.set_defaults(handler=_demo)

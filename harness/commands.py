@@ -1,0 +1,223 @@
+"""The handlers behind `lakelab sweep`, `lakelab report` and `lakelab demo`.
+
+Each is `run_*(config, args) -> int`, callable from tests without the CLI. Spark and
+matplotlib are imported by the functions they serve, when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakelab.errors import UserError
+
+if TYPE_CHECKING:
+    from lakelab.config import LakelabConfig
+
+_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
+
+
+def parse_count(text: str, option: str) -> int:
+    """`100k`, `1M`, `2_500` → an int > 0, or a UserError naming the option and the value."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMbB]?)\s*", text.replace("_", ""))
+    if not match:
+        raise UserError(f"{option}: '{text}' is not a record count (e.g. 100000, 100k, 1M)")
+    value = float(match.group(1)) * _SUFFIXES[match.group(2).lower()]
+    if value <= 0 or not value.is_integer():
+        raise UserError(f"{option}: '{text}' is not a positive whole number of records")
+    return int(value)
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """`KEY=V1,V2` options into a grid; malformed items are UserErrors."""
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set: '{item}' is not KEY=V1,V2")
+        if key.strip() in grid:
+            raise UserError(f"--set: '{key.strip()}' given twice")
+        grid[key.strip()] = [value.strip() for value in values.split(",") if value.strip()]
+    return grid
+
+
+def _print(line: str) -> None:
+    print(line, flush=True)
+
+
+@contextmanager
+def exporter_hooks(
+    port: int | None,
+) -> Iterator[tuple[Callable[[dict[str, Any]], None] | None, Any]]:
+    """An `on_run` callback feeding `lakelab.metrics.Exporter` on 127.0.0.1:`port`, or nothing."""
+    if port is None:
+        yield None, None
+        return
+    try:
+        from lakelab.metrics import Exporter
+    except ImportError:
+        raise UserError(
+            "--exporter-port: lakelab.metrics.Exporter is not available in this install"
+        ) from None
+    exporter = Exporter(port=port)
+    try:
+        exporter.start()
+    except OSError as error:
+        raise UserError(f"--exporter-port: cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
+    _print(f"metrics exporter: {exporter.url}")
+
+    def on_run(payload: dict[str, Any]) -> None:
+        ok = payload["status"] == "ok"
+        for stage in payload.get("stages", []):
+            exporter.observe_stage(
+                stage["layer"], stage["table"], stage["rows_out"], stage["rows_quarantined"], stage["seconds"]
+            )
+        if payload.get("reconciled") is not None:
+            exporter.set_reconciliation(bool(payload["reconciled"]))
+        exporter.sweep_point_done(payload["settings"], float(payload.get("total_seconds", 0.0)), ok=ok)
+
+    try:
+        yield on_run, exporter
+    finally:
+        exporter.stop()
+
+
+def _sweep_config(config: LakelabConfig, args: argparse.Namespace) -> LakelabConfig:
+    from lakelab.config import with_overrides
+
+    scales = None
+    if args.scales:
+        scales = [parse_count(part, "--scales") for part in args.scales.split(",") if part.strip()]
+    layers = [part.strip() for part in args.layers.split(",")] if args.layers else None
+    return with_overrides(
+        config,
+        "sweep",
+        scales=scales,
+        repeats=args.repeats,
+        grid=parse_grid(args.grid) if args.grid else None,
+        warmup=args.warmup,
+        layers=layers,
+        workload=args.workload,
+    )
+
+
+def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
+    """`lakelab sweep`: run the grid, write records, render the report."""
+    from harness.sweep import expand_grid, run_sweep
+    from lakelab.spark import get_session
+
+    config = _sweep_config(config, args)
+    results = args.results or config.paths.results
+    landings = {scale: f"{args.landing_root.rstrip('/')}/records-{scale}" for scale in config.sweep.scales}
+    runs = len(expand_grid(config.sweep.grid)) * len(config.sweep.scales) * config.sweep.repeats
+    with exporter_hooks(args.exporter_port) as (on_run, exporter):
+        spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
+        if exporter is not None:
+            exporter.sweep_started(runs)
+        summary = run_sweep(spark, config, landings, args.work_dir, results, progress=_print, on_run=on_run)
+    if not args.no_report:
+        report = _render(config, results, summary.sweep_id, None, None, None)
+        print(f"report: {report}")
+    return 1 if summary.failed_runs else 0
+
+
+def _render(
+    config: LakelabConfig,
+    results: str,
+    sweep_id: str | None,
+    out: str | None,
+    usd_per_core_hour: float | None,
+    usd_per_gb_month: float | None,
+) -> Path:
+    from harness.report import cost_from, render_report
+    from harness.results import load_sweeps, select_sweep
+
+    sweep = select_sweep(load_sweeps(results), sweep_id)
+    cost = cost_from(sweep, usd_per_core_hour, usd_per_gb_month)
+    target = Path(out) if out else Path(config.paths.reports) / sweep.sweep_id
+    return render_report(sweep, target, cost, results_dir=results)
+
+
+def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
+    """`lakelab report`: render one sweep's report, or the guides, from records only."""
+    for option, value in (
+        ("--usd-per-core-hour", args.usd_per_core_hour),
+        ("--usd-per-gb-month", args.usd_per_gb_month),
+    ):
+        if value is not None and value < 0:
+            raise UserError(f"{option}: {value} is negative")
+    if args.guides:
+        from harness.guides import render_guides
+
+        results = args.results or str(Path(args.docs) / "results")
+        written = render_guides(results, args.docs, args.usd_per_core_hour, args.usd_per_gb_month)
+        for path in written:
+            print(f"guide: {path}")
+        return 0
+    report = _render(
+        config,
+        args.results or config.paths.results,
+        args.sweep,
+        args.out,
+        args.usd_per_core_hour,
+        args.usd_per_gb_month,
+    )
+    print(f"report: {report}")
+    return 0
+
+
+def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
+    """`lakelab demo`: data set, one pipeline run, a tiny sweep, a report; prints where it is."""
+    from harness.sweep import expand_grid, run_sweep
+    from harness.workloads import PipelineWorkload
+    from lakelab.config import with_overrides
+    from lakelab.spark import get_session
+
+    started = time.perf_counter()
+    records = parse_count(args.records, "--records") if args.records else config.datagen.records
+    # One incremental batch on top of the initial load, so the demo runs the MERGE paths too.
+    config = with_overrides(config, "datagen", records=records, batches=1)
+    config = with_overrides(config, "sweep", scales=[records])
+    landing, warehouse = config.paths.landing, config.paths.warehouse
+    workload = PipelineWorkload()
+    runs = len(expand_grid(config.sweep.grid)) * config.sweep.repeats
+    with exporter_hooks(args.exporter_port) as (on_run, exporter):
+        _print(f"[1/4] data set: {records:,} records into {landing}")
+        spark = get_session(config, app_name=f"{config.spark.app_name}-demo")
+        info = workload.prepare(spark, config, landing, records, _print)
+        _print(
+            f"[1/4] data set {'generated' if info.generated else 'reused (already complete)'} "
+            f"in {info.seconds:.1f}s"
+        )
+        _print(f"[2/4] Bronze -> Silver -> Gold into {warehouse}")
+        result = workload.run(
+            spark, config, landing, warehouse, config.pipeline.layers, lambda s: _print("  " + s)
+        )
+        pipeline_seconds = sum(stage.seconds for stage in result.stages)
+        _print(
+            f"[2/4] pipeline: {len(result.stages)} stages, {pipeline_seconds:.1f}s in stages, "
+            f"reconciled={result.reconciled}"
+        )
+        if exporter is not None:
+            exporter.sweep_started(runs)
+        _print(f"[3/4] sweep: {runs} runs from {landing}, each into a fresh warehouse")
+        summary = run_sweep(
+            spark,
+            config,
+            {records: landing},
+            "data/sweep/warehouses",
+            config.paths.results,
+            workload=workload,
+            progress=_print,
+            on_run=on_run,
+        )
+    _print("[4/4] report")
+    report = _render(config, config.paths.results, summary.sweep_id, None, None, None)
+    _print(f"demo finished in {time.perf_counter() - started:.0f}s; {summary.failed_runs} failed run(s)")
+    print(f"report: {report}")
+    return 1 if summary.failed_runs else 0

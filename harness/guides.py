@@ -1,0 +1,353 @@
+"""The performance-tuning and cost-optimization guides, rendered from result records.
+
+The prose that does not depend on figures lives here as templates; every number, table and
+plot in the guides comes from the records under `docs/results/`, so `lakelab report --guides`
+rebuilds `docs/performance-tuning.md`, `docs/cost-optimization.md` and `docs/img/` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.report import (
+    assumptions_text,
+    cost_from,
+    cost_table,
+    fmt_bytes,
+    fmt_ratio,
+    fmt_usd,
+    plot_cost,
+    plot_seconds,
+    plot_stages,
+    provenance_lines,
+    resources_table,
+    results_table,
+    stages_table,
+)
+from harness.results import CostAssumptions, PointStats, Sweep, load_sweeps, point_stats
+from harness.sweep import short_key
+
+PERFORMANCE_GUIDE = "performance-tuning.md"
+COST_GUIDE = "cost-optimization.md"
+REBUILD = "lakelab report --guides"
+
+# What each setting does, in words checked against the Spark and Delta documentation; shown
+# next to the measured effect of the settings a sweep varied.
+SETTING_NOTES = {
+    "spark.sql.shuffle.partitions": (
+        "Number of partitions a shuffle (join, aggregation, window) produces; Spark's default is 200. "
+        "With adaptive query execution on (the default since Spark 3.2) Spark coalesces small "
+        "post-shuffle partitions toward `spark.sql.adaptive.advisoryPartitionSizeInBytes` (64 MB), so "
+        "this value is the starting point AQE coalesces from rather than the final task count. "
+        "Too many partitions cost per-task scheduling and many tiny output files; too few give "
+        "large tasks that spill and leave cores idle."
+    ),
+    "spark.sql.adaptive.enabled": (
+        "Adaptive query execution re-plans at shuffle boundaries with real sizes: coalescing "
+        "partitions, switching sort-merge joins to broadcast joins and splitting skewed partitions."
+    ),
+    "spark.sql.autoBroadcastJoinThreshold": (
+        "Largest table size Spark broadcasts to every task instead of shuffling both join sides "
+        "(default 10 MB; -1 turns broadcasting off)."
+    ),
+    "spark.sql.files.maxPartitionBytes": (
+        "Most bytes packed into one partition when reading files (default 128 MB); smaller gives "
+        "more, shorter read tasks."
+    ),
+    "pipeline.target_file_size_mb": (
+        "Delta's `delta.targetFileSize` on the pipeline's tables: the size OPTIMIZE and optimized "
+        "writes aim for."
+    ),
+    "pipeline.partition_facts_by_date": (
+        "Partition fact tables by day (`dt`): prunes reads by date, but multiplies files when "
+        "each day holds little data."
+    ),
+    "pipeline.optimize_write": (
+        "Delta optimized writes: one extra shuffle before the write so each partition gets "
+        "fewer, larger files."
+    ),
+    "pipeline.deletion_vectors": (
+        "Deletion vectors let MERGE and DELETE mark rows as removed instead of rewriting whole files."
+    ),
+}
+
+
+def _pct(ratio: float | None) -> str:
+    if ratio is None:
+        return "n/a"
+    change = (ratio - 1.0) * 100
+    return f"{abs(change):.0f}% {'slower' if change > 0 else 'faster'}"
+
+
+def overlaps(a: PointStats, b: PointStats) -> bool:
+    """True when the min–max ranges of two points' repeats overlap (the difference is noise-sized)."""
+    return a.min_seconds <= b.max_seconds and b.min_seconds <= a.max_seconds
+
+
+def performance_findings(stats: Sequence[PointStats]) -> list[str]:
+    """What the figures say, as sentences (pure; one list per sweep, largest scale)."""
+    scale = max(s.scale for s in stats)
+    points = [s for s in stats if s.scale == scale and s.failed < s.runs]
+    if not points:
+        return [f"Every run at {scale:,} records failed; see the sweep's report."]
+    baseline = next((s for s in points if s.is_baseline), points[0])
+    fastest = min(points, key=lambda s: s.median_seconds)
+    slowest = max(points, key=lambda s: s.median_seconds)
+    lines = []
+    if fastest is baseline:
+        lines.append(
+            f"At {scale:,} records the baseline `{baseline.point}` was the fastest point "
+            f"(median {baseline.median_seconds:.2f} s)."
+        )
+    else:
+        verdict = (
+            "its repeats' range overlaps the baseline's, so on this shared machine the difference "
+            "is within run-to-run noise"
+            if overlaps(fastest, baseline)
+            else "the repeats' ranges do not overlap, so the difference is larger than the noise seen"
+        )
+        lines.append(
+            f"At {scale:,} records `{fastest.point}` was the fastest point: median "
+            f"{fastest.median_seconds:.2f} s against {baseline.median_seconds:.2f} s for the baseline "
+            f"`{baseline.point}` ({_pct(fastest.ratio_to_baseline)}); {verdict}."
+        )
+    if slowest is not fastest:
+        lines.append(
+            f"The slowest point was `{slowest.point}` at {slowest.median_seconds:.2f} s "
+            f"({fmt_ratio(slowest.ratio_to_baseline)} the baseline)."
+        )
+    layer_share = {
+        layer: seconds / baseline.median_seconds
+        for layer, seconds in baseline.stage_median_seconds.items()
+        if baseline.median_seconds > 0
+    }
+    if layer_share:
+        top = max(layer_share, key=lambda layer: layer_share[layer])
+        lines.append(
+            f"In the baseline, the {top} layer took {layer_share[top] * 100:.0f}% of the wall time "
+            f"({baseline.stage_median_seconds[top]:.2f} s): tune that layer first."
+        )
+    most_files = max(points, key=lambda s: s.median_output_files)
+    fewest_files = min(points, key=lambda s: s.median_output_files)
+    if most_files.median_output_files != fewest_files.median_output_files:
+        lines.append(
+            f"Output files ranged from {fewest_files.median_output_files:.0f} (`{fewest_files.point}`) to "
+            f"{most_files.median_output_files:.0f} (`{most_files.point}`) for the same rows: "
+            "every later reader pays for each extra small file."
+        )
+    spilled = [s for s in points if s.median_spill_bytes > 0]
+    if spilled:
+        worst = max(spilled, key=lambda s: s.median_spill_bytes)
+        lines.append(
+            f"`{worst.point}` spilled {fmt_bytes(worst.median_spill_bytes)} per run: its tasks "
+            "outgrew their execution memory."
+        )
+    else:
+        lines.append("No point spilled to disk: execution memory was not the constraint at this scale.")
+    gc_share = max(points, key=lambda s: s.median_gc_seconds / max(s.median_cpu_seconds, 1e-9))
+    if gc_share.median_cpu_seconds > 0:
+        gc_percent = gc_share.median_gc_seconds / gc_share.median_cpu_seconds * 100
+        lines.append(
+            f"Garbage collection took at most {gc_percent:.0f}% of executor CPU time (`{gc_share.point}`)."
+        )
+    return lines
+
+
+def cost_findings(stats: Sequence[PointStats], cost: CostAssumptions) -> list[str]:
+    """What the cost view says, as sentences (pure)."""
+    scale = max(s.scale for s in stats)
+    points = [s for s in stats if s.scale == scale and s.failed < s.runs]
+    if not points:
+        return [f"Every run at {scale:,} records failed; there is no cost to show."]
+    baseline = next((s for s in points if s.is_baseline), points[0])
+    cheapest = min(points, key=lambda s: s.usd_per_million_records(cost))
+    dearest = max(points, key=lambda s: s.usd_per_million_records(cost))
+    lines = [
+        f"At {scale:,} records the cheapest point was `{cheapest.point}`: "
+        f"{fmt_usd(cheapest.usd_per_million_records(cost))} per million records "
+        f"({cheapest.core_seconds:.1f} core-seconds per run), against "
+        f"{fmt_usd(baseline.usd_per_million_records(cost))} for the baseline `{baseline.point}` and "
+        f"{fmt_usd(dearest.usd_per_million_records(cost))} for `{dearest.point}`.",
+    ]
+    compute = cheapest.core_seconds / 3600 * cost.usd_per_core_hour
+    storage = cheapest.median_output_bytes / 1e9 * cost.usd_per_gb_month
+    total = compute + storage
+    if total > 0:
+        lines.append(
+            f"Compute is {compute / total * 100:.0f}% of that estimate and one month of storage "
+            f"{storage / total * 100:.0f}% ({fmt_bytes(cheapest.median_output_bytes)} written)."
+        )
+    if cheapest.median_cpu_seconds > 0 and cheapest.core_seconds > 0:
+        busy = cheapest.median_cpu_seconds / cheapest.core_seconds
+        lines.append(
+            f"The cores were busy with task CPU for {busy * 100:.0f}% of the time they were held; the rest "
+            "is driver work, scheduling, Delta commits and I/O waits, billed all the same."
+        )
+    return lines
+
+
+def _setting_notes(sweep: Sweep) -> list[str]:
+    lines = []
+    for key in sweep.summary["payload"]["axes"]:
+        note = SETTING_NOTES.get(key)
+        if note:
+            lines.append(f"- `{short_key(key)}`: {note}")
+    return lines
+
+
+def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path) -> str:
+    stats = point_stats(sweep, cost)
+    payload = sweep.summary["payload"]
+    seconds_png = plot_seconds(stats, docs / "img" / f"tuning-{number}-seconds.png")
+    stages_png = plot_stages(stats, docs / "img" / f"tuning-{number}-stages.png")
+    axes = ", ".join(f"`{short_key(key)}`" for key in payload["axes"])
+    parts = [
+        f"## {number}. {axes} on the `{payload['workload']}` workload",
+        "",
+        *provenance_lines(sweep),
+        f"- {', '.join(f'{s:,}' for s in payload['scales'])} records; "
+        f"{payload['repeats']} repeats per point, "
+        f"interleaved; layers {', '.join(payload['layers']) or 'n/a'}; each run into an empty warehouse",
+        "",
+        "What the figures say:",
+        "",
+        *[f"- {line}" for line in performance_findings(stats)],
+        "",
+        *(["What the settings do:", "", *_setting_notes(sweep), ""] if _setting_notes(sweep) else []),
+        results_table(stats),
+        "",
+        f"![wall seconds per point](img/{seconds_png.name})",
+        "",
+        stages_table(stats),
+        "",
+        f"![seconds per layer](img/{stages_png.name})",
+        "",
+        resources_table(stats),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def _cost_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path) -> str:
+    stats = point_stats(sweep, cost)
+    payload = sweep.summary["payload"]
+    cost_png = plot_cost(stats, cost, docs / "img" / f"cost-{number}-per-million.png")
+    axes = ", ".join(f"`{short_key(key)}`" for key in payload["axes"])
+    parts = [
+        f"## {number}. {axes} on the `{payload['workload']}` workload",
+        "",
+        f"Sweep `{sweep.sweep_id}` ({payload['spark']['master']}, seed {sweep.summary['seed']}).",
+        "",
+        *[f"- {line}" for line in cost_findings(stats, cost)],
+        "",
+        cost_table(stats, cost),
+        "",
+        f"![cost per million records](img/{cost_png.name})",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+PERFORMANCE_INTRO = """\
+# Performance tuning
+
+How to make the lakelab pipeline (datagen's CRM and Snowflake sources → Bronze → Silver → Gold
+on Delta Lake) faster, with figures measured by the harness rather than folklore.
+
+> This file is generated by `{rebuild}` from the result records in `docs/results/`.
+> Edit the prose in `harness/guides.py`, never here.
+
+## Method
+
+- **Measure, then change one thing.** `lakelab sweep` runs every combination of the settings in
+  `[sweep.grid]` at every scale in `[sweep.scales]`, `repeats` times, each run into an empty
+  warehouse from the same landing, and writes one versioned record per run.
+- **Interleave repeats.** Runs go round-robin (every point once, then every point again), so a
+  noisy neighbour on a shared machine slows all points alike instead of one.
+- **Read medians, trust ranges.** Reports show the median and the min–max of the repeats; when
+  two points' ranges overlap, the difference is not established. Repeat more before acting.
+- **Look where the time goes.** The per-layer breakdown and the task metrics (executor CPU, GC,
+  shuffle, spill) say whether a run is bound by CPU, shuffle, memory or fixed per-commit costs.
+- **Check at the scale you run.** Small data sets are dominated by fixed costs (job scheduling,
+  Delta commits, file listing); settings that win at 100k records can lose at 100M.
+
+A sweep of your own, in `lakelab.toml`:
+
+```toml
+[sweep]
+scales = [1_000_000, 10_000_000]
+repeats = 3
+warmup = 1
+
+[sweep.grid]
+"spark.sql.shuffle.partitions" = ["8", "32", "200"]
+"spark.sql.adaptive.enabled" = ["true", "false"]
+"pipeline.target_file_size_mb" = ["32", "128"]
+```
+
+Settings Spark can change on a running session (`spark.conf.isModifiable`) are set per run;
+settings that need a new JVM (`spark.driver.memory`, `spark.executor.cores`, ...) run each of
+their runs in a fresh session in a child process; `pipeline.*` keys change the pipeline's
+physical design for the run.
+
+## Measured sweeps
+"""
+
+COST_INTRO = """\
+# Cost optimization
+
+What a pipeline run costs in compute and storage, estimated from the harness's measurements
+under stated prices, and which settings move it.
+
+> This file is generated by `{rebuild}` from the result records in `docs/results/`.
+> Edit the prose in `harness/guides.py`, never here.
+
+## The cost model
+
+- **Compute** is billed for cores held, not cores busy: core-seconds = wall seconds of a run ×
+  cores allocated to Spark. A setting that makes a run faster on the same cores makes it cheaper
+  in direct proportion.
+- **Storage** is the bytes the run left in the warehouse (data files and Delta logs), priced per
+  GB-month; small files also cost in requests and in every later read, which this estimate does
+  not price.
+- {assumptions}
+
+## Levers, in the order they usually pay
+
+1. **Run time on the same cores**: every setting in the performance guide that shortens a run
+   lowers compute cost by the same ratio.
+2. **Cores that are held but idle**: on small data, fixed costs (scheduling, Delta commits)
+   dominate and extra cores mostly wait; compare executor CPU seconds with core-seconds.
+3. **Files and bytes written**: fewer, larger files (`pipeline.target_file_size_mb`, optimized
+   writes, OPTIMIZE in `lakelab maintain`) and a VACUUM retention that matches how far back you
+   query.
+4. **Scale**: fixed costs shrink per record as data grows; price per million records at the scale
+   you run, not at the demo's.
+
+## Measured sweeps
+"""
+
+
+def render_guides(
+    results_dir: str | Path,
+    docs_dir: str | Path,
+    usd_per_core_hour: float | None = None,
+    usd_per_gb_month: float | None = None,
+) -> list[Path]:
+    """Write both guides and their plots from every sweep in `results_dir`; return the guides."""
+    sweeps = load_sweeps(results_dir)
+    docs = Path(docs_dir)
+    docs.mkdir(parents=True, exist_ok=True)
+    costs = [cost_from(sweep, usd_per_core_hour, usd_per_gb_month) for sweep in sweeps]
+    performance = [PERFORMANCE_INTRO.format(rebuild=REBUILD)]
+    cost_parts = [COST_INTRO.format(rebuild=REBUILD, assumptions=assumptions_text(costs[-1]))]
+    for number, (sweep, cost) in enumerate(zip(sweeps, costs, strict=True), start=1):
+        performance.append(_performance_section(number, sweep, cost, docs))
+        cost_parts.append(_cost_section(number, sweep, cost, docs))
+    written = []
+    for name, parts in ((PERFORMANCE_GUIDE, performance), (COST_GUIDE, cost_parts)):
+        path = docs / name
+        path.write_text("\n".join(parts).rstrip("\n") + "\n", encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,229 @@
+"""What a run costs: Spark task metrics, process memory and the bytes it left on disk.
+
+`TaskMetrics` is a sparkMeasure-style collector: `begin()`, run the work, `end()`, then
+`as_dict()` or `as_dataframe(spark)`. It reads Spark's own status store (the data behind the
+UI and the REST API), which the driver keeps even with the UI off, so it works in tests and in
+local mode alike. Nothing here imports pyspark at module level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakelab.paths import is_remote
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+# Stage fields summed over the stages of a run, with the unit Spark reports them in.
+STAGE_SUMS = {
+    "executorRunTime": ("executor_run_time_ms", 1),
+    "executorCpuTime": ("executor_cpu_time_ms", 1e-6),  # Spark reports nanoseconds
+    "executorDeserializeTime": ("executor_deserialize_time_ms", 1),
+    "jvmGcTime": ("jvm_gc_time_ms", 1),
+    "resultSerializationTime": ("result_serialization_time_ms", 1),
+    "inputBytes": ("input_bytes", 1),
+    "inputRecords": ("input_records", 1),
+    "outputBytes": ("output_bytes", 1),
+    "outputRecords": ("output_records", 1),
+    "shuffleReadBytes": ("shuffle_read_bytes", 1),
+    "shuffleReadRecords": ("shuffle_read_records", 1),
+    "shuffleWriteBytes": ("shuffle_write_bytes", 1),
+    "shuffleWriteRecords": ("shuffle_write_records", 1),
+    "shuffleFetchWaitTime": ("shuffle_fetch_wait_time_ms", 1),
+    "shuffleWriteTime": ("shuffle_write_time_ms", 1e-6),  # nanoseconds
+    "memoryBytesSpilled": ("memory_bytes_spilled", 1),
+    "diskBytesSpilled": ("disk_bytes_spilled", 1),
+    "numTasks": ("tasks", 1),
+    "numFailedTasks": ("failed_tasks", 1),
+}
+
+
+def _stage_list_json(spark: SparkSession) -> list[dict[str, Any]]:
+    """Every stage the driver's status store still holds, as the REST API would show it."""
+    context = spark.sparkContext
+    gateway = context._gateway
+    assert gateway is not None
+    jvm = gateway.jvm
+    scala_context = context._jsc.sc()  # type: ignore[union-attr]
+    # Events reach the status store asynchronously; without this the last stage of a run
+    # may still be missing when `end()` reads it.
+    scala_context.listenerBus().waitUntilEmpty()
+    no_quantiles = gateway.new_array(jvm.double, 0)
+    stages = scala_context.statusStore().stageList(None, False, False, no_quantiles, None)
+    # One JSON round trip instead of thousands of py4j calls (one per field per stage).
+    mapper = jvm.com.fasterxml.jackson.databind.ObjectMapper()
+    scala_module = getattr(jvm.com.fasterxml.jackson.module.scala, "DefaultScalaModule$")
+    mapper.registerModule(scala_module.__getattr__("MODULE$"))
+    data: list[dict[str, Any]] = json.loads(mapper.writeValueAsString(stages))
+    return data
+
+
+def summarize_stages(stages: list[dict[str, Any]]) -> dict[str, float]:
+    """Sum task metrics over stages (one attempt each); pure, for tests on hand-built stages."""
+    totals: dict[str, float] = {name: 0 for name, _unit in STAGE_SUMS.values()}
+    peak = 0
+    for stage in stages:
+        for source, (name, scale) in STAGE_SUMS.items():
+            totals[name] += float(stage.get(source) or 0) * scale
+        # A stage's peakExecutionMemory is the sum of its tasks' peaks: the largest of those
+        # is the most execution memory the run needed at once (an upper bound).
+        peak = max(peak, int(stage.get("peakExecutionMemory") or 0))
+    rounded = {name: round(value, 3) if isinstance(value, float) else value for name, value in totals.items()}
+    rounded["stages"] = len(stages)
+    rounded["peak_execution_memory_bytes"] = peak
+    for name in list(rounded):
+        if isinstance(rounded[name], float) and float(rounded[name]).is_integer():
+            rounded[name] = int(rounded[name])
+    return rounded
+
+
+@dataclass
+class TaskMetrics:
+    """Task metrics of every Spark stage that ran between `begin()` and `end()`."""
+
+    spark: SparkSession
+    _first_stage: int = -1
+    _stages: list[dict[str, Any]] = field(default_factory=list)
+    _begin: float = 0.0
+    elapsed_seconds: float = 0.0
+    missing_stages: int = 0
+
+    def begin(self) -> None:
+        """Mark the start: stages with a higher id than any seen so far belong to the run."""
+        known = [int(stage["stageId"]) for stage in _stage_list_json(self.spark)]
+        self._first_stage = max(known, default=-1) + 1
+        self._begin = time.perf_counter()
+
+    def end(self) -> None:
+        """Collect the stages of the run (the status store keeps `spark.ui.retainedStages`)."""
+        self.elapsed_seconds = time.perf_counter() - self._begin
+        stages = [
+            stage for stage in _stage_list_json(self.spark) if int(stage["stageId"]) >= self._first_stage
+        ]
+        # Skipped stages (shuffle output reused) ran no task; they only blur the counts.
+        self._stages = [stage for stage in stages if stage.get("status") != "SKIPPED"]
+        ids = {int(stage["stageId"]) for stage in stages}
+        # Stage ids are consecutive; a gap at the start means the store already dropped some.
+        self.missing_stages = min(ids, default=self._first_stage) - self._first_stage
+
+    def as_dict(self) -> dict[str, float]:
+        """Totals over the run's stages (times in ms, sizes in bytes)."""
+        summary = summarize_stages(self._stages)
+        summary["missing_stages"] = self.missing_stages
+        return summary
+
+    def stage_rows(self) -> list[dict[str, Any]]:
+        """One row per stage with the fields of `STAGE_SUMS` under their snake_case names."""
+        rows = []
+        for stage in self._stages:
+            row: dict[str, Any] = {"stage_id": int(stage["stageId"]), "name": str(stage.get("name", ""))}
+            metrics = summarize_stages([stage])
+            metrics.pop("stages")
+            # One type per column: Spark will not merge long and double across rows.
+            row.update({name: float(value) for name, value in metrics.items()})
+            rows.append(row)
+        return rows
+
+    def as_dataframe(self, spark: SparkSession | None = None) -> DataFrame:
+        """The per-stage rows as a Spark DataFrame."""
+        session = spark or self.spark
+        rows = self.stage_rows()
+        if not rows:
+            raise ValueError("no stage ran between begin() and end()")
+        return session.createDataFrame(rows)
+
+
+def _process_tree_rss() -> tuple[int, int]:
+    """RSS of this Python process and of its child processes (the local-mode JVM)."""
+    import psutil
+
+    me = psutil.Process()
+    own = int(me.memory_info().rss)
+    children = 0
+    for child in me.children(recursive=True):
+        try:
+            children += int(child.memory_info().rss)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return own, children
+
+
+class RssSampler:
+    """Peak RSS of the driver (Python and its JVM) sampled on a thread while a run goes."""
+
+    def __init__(self, interval_seconds: float = 0.25) -> None:
+        self.interval_seconds = interval_seconds
+        self.peak_python_rss = 0
+        self.peak_jvm_rss = 0
+        self.peak_total_rss = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _sample(self) -> None:
+        python_rss, jvm_rss = _process_tree_rss()
+        self.peak_python_rss = max(self.peak_python_rss, python_rss)
+        self.peak_jvm_rss = max(self.peak_jvm_rss, jvm_rss)
+        self.peak_total_rss = max(self.peak_total_rss, python_rss + jvm_rss)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            self._sample()
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+
+    def as_dict(self) -> dict[str, int]:
+        """Peaks in bytes."""
+        return {
+            "peak_python_rss_bytes": self.peak_python_rss,
+            "peak_jvm_rss_bytes": self.peak_jvm_rss,
+            "peak_driver_rss_bytes": self.peak_total_rss,
+        }
+
+
+def table_footprint(warehouse: str) -> dict[str, dict[str, int]]:
+    """Data files and bytes of every Delta table under a local warehouse.
+
+    A table is a folder holding `_delta_log`; its data files are the other files below it
+    (partition folders included). The log itself is counted apart. Object-store warehouses
+    are not walked (an empty result), since listing buckets is a different cost.
+    """
+    if is_remote(warehouse):
+        return {}
+    root = Path(warehouse.removeprefix("file://"))
+    tables: dict[str, dict[str, int]] = {}
+    for log in sorted(root.rglob("_delta_log")):
+        table_dir = log.parent
+        data_files = data_bytes = log_bytes = 0
+        for dirpath, dirnames, filenames in os.walk(table_dir):
+            in_log = "_delta_log" in Path(dirpath).relative_to(table_dir).parts
+            # Nested tables are counted on their own.
+            if Path(dirpath) != table_dir and (Path(dirpath) / "_delta_log").is_dir():
+                dirnames.clear()
+                continue
+            for name in filenames:
+                size = (Path(dirpath) / name).stat().st_size
+                if in_log:
+                    log_bytes += size
+                elif not name.startswith((".", "_")):
+                    data_files += 1
+                    data_bytes += size
+        name = table_dir.relative_to(root).as_posix()
+        tables[name] = {"files": data_files, "bytes": data_bytes, "log_bytes": log_bytes}
+    return tables

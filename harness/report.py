@@ -1,0 +1,407 @@
+"""`lakelab report`: a Markdown report with PNG plots, rendered from result records only.
+
+Nothing here reads the warehouse or asks Spark: every figure comes from `sweep_run` and
+`sweep_summary` records, so any report can be rebuilt on another machine from the records.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.results import CostAssumptions, PointStats, Sweep, point_stats
+from harness.sweep import short_key
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+LAYER_COLORS = {
+    "bronze": "#b08d57",
+    "silver": "#9ea7b3",
+    "gold": "#d4a017",
+    "aggregate": "#4c72b0",
+}
+BASELINE_COLOR = "#4c72b0"
+OTHER_COLOR = "#8fb3de"
+
+
+def fmt_seconds(value: float) -> str:
+    """Seconds with two decimals."""
+    return f"{value:.2f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    """A ratio to the baseline (`1.00×` is the baseline itself)."""
+    return "n/a" if value is None else f"{value:.2f}×"
+
+
+def fmt_bytes(value: float) -> str:
+    """Bytes in the largest unit that keeps the number readable."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f} {unit}"
+    return f"{value:.0f} B"
+
+
+def fmt_usd(value: float) -> str:
+    """Dollars with enough digits for fractions of a cent."""
+    return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
+
+
+def _count(value: int) -> str:
+    for suffix, size in (("M", 1_000_000), ("k", 1_000)):
+        if value >= size and value % (size // 10) == 0:
+            return f"{value / size:g}{suffix}"
+    return f"{value:,}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _wrap(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, 22)) or label
+
+
+def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No timestamp in the file, so the same records give the same bytes.
+    figure.savefig(path, format="png", metadata={"Software": None})
+    return path
+
+
+def plot_seconds(stats: Sequence[PointStats], path: Path) -> Path:
+    """Median wall seconds per point (bars) with the repeats' min–max (whiskers), per scale."""
+    scales = sorted({s.scale for s in stats})
+    figure = _figure(8.0, 1.0 + 3.2 * len(scales))
+    axes = figure.subplots(len(scales), 1, squeeze=False)
+    for row, scale in enumerate(scales):
+        ax = axes[row][0]
+        points = [s for s in stats if s.scale == scale]
+        xs = range(len(points))
+        medians = [p.median_seconds for p in points]
+        lower = [p.median_seconds - p.min_seconds for p in points]
+        upper = [p.max_seconds - p.median_seconds for p in points]
+        colors = [BASELINE_COLOR if p.is_baseline else OTHER_COLOR for p in points]
+        ax.bar(xs, medians, color=colors, yerr=[lower, upper], capsize=6, ecolor="#333333")
+        for x, p in zip(xs, points, strict=True):
+            ax.annotate(
+                f"{p.median_seconds:.1f}s\n{fmt_ratio(p.ratio_to_baseline)}",
+                (x, p.max_seconds),
+                textcoords="offset points",
+                xytext=(0, 4),
+                ha="center",
+                fontsize=8,
+            )
+        ax.set_xticks(list(xs), [_wrap(p.point) for p in points], fontsize=8)
+        ax.set_ylabel("wall seconds per run")
+        ax.set_ylim(0, max((p.max_seconds for p in points), default=1.0) * 1.3 or 1.0)
+        ax.set_title(f"{scale:,} records: median of repeats, whiskers min–max (dark = baseline)", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
+    """Median seconds per pipeline layer, stacked, per point, at the largest scale."""
+    scale = max(s.scale for s in stats)
+    points = [s for s in stats if s.scale == scale]
+    layers: list[str] = []
+    for p in points:
+        layers += [layer for layer in p.stage_median_seconds if layer not in layers]
+    figure = _figure()
+    ax = figure.subplots()
+    bottoms = [0.0] * len(points)
+    xs = list(range(len(points)))
+    for index, layer in enumerate(layers):
+        heights = [p.stage_median_seconds.get(layer, 0.0) for p in points]
+        color = LAYER_COLORS.get(layer, f"C{index}")
+        ax.bar(xs, heights, bottom=bottoms, label=layer, color=color, edgecolor="white")
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    overhead = [max(p.median_seconds - b, 0.0) for p, b in zip(points, bottoms, strict=True)]
+    ax.bar(xs, overhead, bottom=bottoms, label="outside stages", color="#dddddd", edgecolor="white")
+    ax.set_xticks(xs, [_wrap(p.point) for p in points], fontsize=8)
+    ax.set_ylabel("median seconds")
+    ax.set_title(f"Where the time goes, per layer ({scale:,} records)", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path:
+    """Median records/s against scale, one line per point."""
+    figure = _figure()
+    ax = figure.subplots()
+    points = list(dict.fromkeys(s.point for s in stats))
+    for index, point in enumerate(points):
+        series = sorted((s for s in stats if s.point == point), key=lambda s: s.scale)
+        ax.plot(
+            [s.scale for s in series],
+            [s.median_records_per_second for s in series],
+            marker="o",
+            label=point,
+            color=f"C{index}",
+            linewidth=2.5 if series[0].is_baseline else 1.5,
+        )
+    scales = sorted({s.scale for s in stats})
+    ax.set_xscale("log")
+    ax.set_xticks(scales, [_count(scale) for scale in scales])
+    ax.minorticks_off()
+    ax.set_xlabel("records in the data set (log scale)")
+    ax.set_ylabel("records per second (median)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Throughput against scale", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) -> Path:
+    """Estimated dollars per million records per point, at the largest scale."""
+    scale = max(s.scale for s in stats)
+    points = [s for s in stats if s.scale == scale]
+    values = [p.usd_per_million_records(cost) for p in points]
+    figure = _figure()
+    ax = figure.subplots()
+    xs = list(range(len(points)))
+    ax.bar(xs, values, color=[BASELINE_COLOR if p.is_baseline else OTHER_COLOR for p in points])
+    for x, value in zip(xs, values, strict=True):
+        ax.annotate(
+            fmt_usd(value), (x, value), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8
+        )
+    ax.set_xticks(xs, [_wrap(p.point) for p in points], fontsize=8)
+    ax.set_ylabel("USD per million records")
+    ax.set_ylim(0, max(values, default=1.0) * 1.2 or 1.0)
+    ax.set_title(
+        f"Estimated cost per million records ({scale:,} records; "
+        f"${cost.usd_per_core_hour}/core-hour, ${cost.usd_per_gb_month}/GB-month)",
+        fontsize=9,
+    )
+    ax.grid(axis="y", alpha=0.3)
+    return _save(figure, path)
+
+
+def provenance_lines(sweep: Sweep) -> list[str]:
+    """Who and what produced the records, from the summary record."""
+    record = sweep.summary
+    prov = record["provenance"]
+    machine = prov["machine"]
+    payload = record["payload"]
+    return [
+        f"- sweep `{sweep.sweep_id}`, finished {record['created_at']}, seed {record['seed']}",
+        f"- code `{prov['git_commit']}`; Spark {prov['spark_version']}, Delta {prov['delta_version']}, "
+        f"Python {prov['python_version']}",
+        f"- machine `{machine['hostname']}`: {machine['cpu_count']} CPUs, "
+        f"{fmt_bytes(float(machine['memory_bytes']))} memory, {machine['platform']}",
+        f"- Spark master `{payload['spark']['master']}` "
+        f"(default parallelism {payload['spark']['default_parallelism']})",
+    ]
+
+
+def cost_from(
+    sweep: Sweep, usd_per_core_hour: float | None, usd_per_gb_month: float | None
+) -> CostAssumptions:
+    """The sweep's recorded prices, with any given override."""
+    recorded = sweep.summary["payload"]["cost"]
+    return CostAssumptions(
+        usd_per_core_hour=usd_per_core_hour
+        if usd_per_core_hour is not None
+        else recorded["usd_per_core_hour"],
+        usd_per_gb_month=usd_per_gb_month if usd_per_gb_month is not None else recorded["usd_per_gb_month"],
+        cores=int(recorded.get("cores", 0)),
+    )
+
+
+def results_table(stats: Sequence[PointStats]) -> str:
+    """Median, min, max, ratio and throughput per scale and point."""
+    rows = [
+        [
+            f"{s.scale:,}",
+            f"`{s.point}`" + (" (baseline)" if s.is_baseline else ""),
+            f"{s.runs - s.failed}/{s.runs}",
+            fmt_seconds(s.median_seconds),
+            fmt_seconds(s.min_seconds),
+            fmt_seconds(s.max_seconds),
+            fmt_ratio(s.ratio_to_baseline),
+            f"{s.median_records_per_second:,.0f}",
+        ]
+        for s in stats
+    ]
+    header = ["records", "point", "ok runs", "median s", "min s", "max s", "vs baseline", "records/s"]
+    return _table(header, rows)
+
+
+def stages_table(stats: Sequence[PointStats]) -> str:
+    """Median seconds per layer per point."""
+    layers: list[str] = []
+    for s in stats:
+        layers += [layer for layer in s.stage_median_seconds if layer not in layers]
+    rows = [
+        [f"{s.scale:,}", f"`{s.point}`"]
+        + [fmt_seconds(s.stage_median_seconds.get(layer, 0.0)) for layer in layers]
+        + [fmt_seconds(max(s.median_seconds - sum(s.stage_median_seconds.values()), 0.0))]
+        for s in stats
+    ]
+    return _table(["records", "point", *layers, "outside stages"], rows)
+
+
+def resources_table(stats: Sequence[PointStats]) -> str:
+    """Task metrics, memory and output per point (medians)."""
+    rows = [
+        [
+            f"{s.scale:,}",
+            f"`{s.point}`",
+            f"{s.median_cpu_seconds:.1f}",
+            f"{s.median_gc_seconds:.2f}",
+            fmt_bytes(s.median_shuffle_bytes),
+            fmt_bytes(s.median_spill_bytes),
+            fmt_bytes(s.median_peak_rss_bytes),
+            fmt_bytes(s.median_output_bytes),
+            f"{s.median_output_files:.0f}",
+        ]
+        for s in stats
+    ]
+    header = [
+        "records",
+        "point",
+        "executor CPU s",
+        "GC s",
+        "shuffle written",
+        "spilled",
+        "peak driver RSS",
+        "output on disk",
+        "data files",
+    ]
+    return _table(header, rows)
+
+
+def cost_table(stats: Sequence[PointStats], cost: CostAssumptions) -> str:
+    """Core-seconds and estimated dollars per run and per million records."""
+    rows = [
+        [
+            f"{s.scale:,}",
+            f"`{s.point}`",
+            str(s.cores),
+            f"{s.core_seconds:.1f}",
+            fmt_usd(s.usd_per_run(cost)),
+            fmt_usd(s.usd_per_million_records(cost)),
+        ]
+        for s in stats
+    ]
+    return _table(
+        ["records", "point", "cores", "core-seconds", "USD per run", "USD per million records"], rows
+    )
+
+
+def assumptions_text(cost: CostAssumptions) -> str:
+    """The cost model, in words, next to its figures."""
+    cores = f"{cost.cores} cores" if cost.cores else "the cores Spark used (its default parallelism)"
+    return (
+        f"Assumptions: compute at ${cost.usd_per_core_hour} per core-hour for {cores} held for the run's "
+        f"median wall time; storage at ${cost.usd_per_gb_month} per GB-month for one month of the run's "
+        "output on disk. Prices are configurable (`[sweep.cost]`, `lakelab report --usd-per-core-hour`, "
+        "`--usd-per-gb-month`); they are list-price-like assumptions, not a bill."
+    )
+
+
+def failures_section(sweep: Sweep) -> str:
+    """Failed runs and their errors, or nothing."""
+    failed = [r["payload"] for r in sweep.runs if r["payload"]["status"] != "ok"]
+    if not failed:
+        return ""
+    lines = ["## Failed runs", ""]
+    lines += [
+        f"- run {r['run_index'] + 1} (`{r['point']}`, {r['scale']:,} records, "
+        f"repeat {r['repeat'] + 1}): {r['error']}"
+        for r in failed
+    ]
+    return "\n".join(lines) + "\n\n"
+
+
+def render_report(
+    sweep: Sweep, out_dir: str | Path, cost: CostAssumptions, results_dir: str | Path | None = None
+) -> Path:
+    """Write `<out_dir>/report.md` and its PNGs under `<out_dir>/img/`; return the Markdown path."""
+    out = Path(out_dir)
+    stats = point_stats(sweep, cost)
+    payload: dict[str, Any] = sweep.summary["payload"]
+    images = {
+        "seconds": plot_seconds(stats, out / "img" / "seconds-by-point.png"),
+        "stages": plot_stages(stats, out / "img" / "stages-by-point.png"),
+        "throughput": plot_throughput(stats, out / "img" / "throughput-vs-scale.png"),
+        "cost": plot_cost(stats, cost, out / "img" / "cost-per-million-records.png"),
+    }
+    grid = "; ".join(f"`{key}` ∈ {{{', '.join(payload['grid'][key])}}}" for key in payload["axes"])
+    rebuild = f"lakelab report --results {results_dir} --sweep {sweep.sweep_id}" if results_dir else ""
+    parts = [
+        f"# Sweep report: {payload['workload']}",
+        "",
+        *provenance_lines(sweep),
+        "",
+        "## What ran",
+        "",
+        f"- grid: {grid}; baseline `{payload['baseline']['point']}`",
+        f"- scales: {', '.join(f'{s:,}' for s in payload['scales'])} records; {payload['repeats']} repeat(s) "
+        f"per point, interleaved (every point's repeat 1, then every point's repeat 2, ...); "
+        f"{payload['warmup']} warm-up run(s) not recorded",
+        f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; every run starts "
+        "from an empty warehouse and reads the same landing",
+        f"- {len(sweep.runs)} runs, {payload['failed_runs']} failed, {payload['seconds']:.0f} s in all",
+        "",
+        "## Wall time",
+        "",
+        results_table(stats),
+        "",
+        f"![wall seconds per point]({images['seconds'].relative_to(out).as_posix()})",
+        "",
+        "## Per stage",
+        "",
+        stages_table(stats),
+        "",
+        f"![seconds per layer]({images['stages'].relative_to(out).as_posix()})",
+        "",
+        "## Throughput against scale",
+        "",
+        f"![records per second against scale]({images['throughput'].relative_to(out).as_posix()})",
+        "",
+        "## Resources (medians)",
+        "",
+        resources_table(stats),
+        "",
+        "Executor CPU and GC are summed over tasks (Spark's status store); shuffle and spill over "
+        "stages; peak driver RSS is the Python process plus its JVM, sampled every 0.25 s.",
+        "",
+        "## Cost",
+        "",
+        cost_table(stats, cost),
+        "",
+        assumptions_text(cost),
+        "",
+        f"![cost per million records]({images['cost'].relative_to(out).as_posix()})",
+        "",
+        failures_section(sweep).rstrip("\n"),
+    ]
+    if rebuild:
+        parts += ["", f"Rebuild this report from its records: `{rebuild}`"]
+    text = "\n".join(parts).rstrip("\n") + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    report = out / "report.md"
+    report.write_text(text.replace("\n\n\n", "\n\n"), encoding="utf-8")
+    return report
+
+
+def axis_label(key: str) -> str:
+    """A grid axis for prose: `shuffle.partitions`."""
+    return short_key(key)

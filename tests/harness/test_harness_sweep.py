@@ -1,0 +1,167 @@
+"""Sweeps on the suite's SparkSession with a small real workload: records, order, settings, metrics."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from harness.measure import TaskMetrics, summarize_stages, table_footprint
+from harness.report import cost_from, render_report
+from harness.results import load_sweeps
+from harness.sweep import RUN_KIND, SUMMARY_KIND, plan_point, run_sweep
+from harness.workloads import PipelineWorkload, SparkAggregationWorkload
+from lakelab.config import LakelabConfig, parse_config
+from lakelab.errors import UserError
+from lakelab.records import API_VERSION, read_records
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+def sweep_config(sweep: dict[str, object], **sections: object) -> LakelabConfig:
+    return parse_config({"sweep": sweep, **sections}, "test")
+
+
+def test_sweep_writes_well_formed_records_with_settings_applied(spark: SparkSession, tmp_path: Path) -> None:
+    config = sweep_config(
+        {
+            "scales": [2_000],
+            "repeats": 1,
+            "workload": "spark-aggregation",
+            # AQE off, so the aggregate's partitions (and files written) equal shuffle.partitions.
+            "grid": {"spark.sql.adaptive.enabled": ["false"], "spark.sql.shuffle.partitions": ["1", "3"]},
+        }
+    )
+    lines: list[str] = []
+    summary = run_sweep(
+        spark, config, {2_000: str(tmp_path / "landing")}, tmp_path / "work", tmp_path / "results",
+        workload=SparkAggregationWorkload(), progress=lines.append,
+    )  # fmt: skip
+    assert summary.failed_runs == 0
+    runs = read_records(tmp_path / "results", RUN_KIND)
+    (summary_record,) = read_records(tmp_path / "results", SUMMARY_KIND)
+    assert [r["payload"]["point"] for r in runs] == [
+        "adaptive.enabled=false, shuffle.partitions=1",
+        "adaptive.enabled=false, shuffle.partitions=3",
+    ]
+    assert [r["payload"]["output_files"] for r in runs] == [1, 3]
+    for record in [*runs, summary_record]:
+        assert record["api_version"] == API_VERSION
+        assert record["seed"] == 42
+        assert record["provenance"]["spark_version"] == "4.2.0"
+        assert record["provenance"]["git_commit"]
+        assert record["provenance"]["machine"]["cpu_count"] >= 1
+    for run in runs:
+        payload = run["payload"]
+        assert payload["status"] == "ok"
+        assert payload["stages"][0]["rows_in"] == 2_000
+        assert payload["stages"][0]["rows_out"] == SparkAggregationWorkload.keys  # 2,000 events, 1,000 keys
+        assert payload["records_per_second"] == pytest.approx(2_000 / payload["total_seconds"], rel=1e-3)
+        metrics = payload["task_metrics"]
+        assert metrics["tasks"] > 0 and metrics["executor_cpu_time_ms"] > 0
+        assert metrics["shuffle_write_bytes"] > 0
+        assert metrics["missing_stages"] == 0
+        assert payload["memory"]["peak_jvm_rss_bytes"] > 0
+        assert payload["tables"]["customer_revenue"]["files"] == payload["output_files"]
+    assert summary_record["payload"]["run_record_ids"] == [r["record_id"] for r in runs]
+    assert summary_record["payload"]["baseline"]["point"] == runs[0]["payload"]["point"]
+    # The session's own values are back after the sweep.
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert any(line.startswith("[run 2/2] scale=2,000") for line in lines)
+    assert not (tmp_path / "work" / summary.sweep_id).exists()  # warehouses cleaned up
+
+    sweep = load_sweeps(tmp_path / "results")[0]
+    report = render_report(sweep, tmp_path / "report", cost_from(sweep, None, None))
+    assert "`adaptive.enabled=false, shuffle.partitions=3`" in report.read_text()
+
+
+def test_a_value_spark_rejects_fails_before_any_run(spark: SparkSession, tmp_path: Path) -> None:
+    config = sweep_config({"scales": [100], "workload": "spark-aggregation",
+                           "grid": {"spark.sql.shuffle.partitions": ["2", "0"]}})  # fmt: skip
+    with pytest.raises(UserError) as error:
+        run_sweep(spark, config, {100: str(tmp_path / "landing")}, tmp_path / "w", tmp_path / "r",
+                  progress=lambda _line: None)  # fmt: skip
+    assert str(error.value).startswith("sweep.grid: Spark rejects spark.sql.shuffle.partitions='0'")
+    assert not (tmp_path / "r").exists()
+    assert not (tmp_path / "landing").exists()
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+
+
+def test_settings_spark_reads_at_start_need_a_restart(spark: SparkSession) -> None:
+    plan = plan_point(
+        {"spark.sql.shuffle.partitions": "4", "spark.driver.memory": "3g", "spark.sql.extensions": "x"},
+        spark.conf.isModifiable,
+    )
+    assert plan.runtime_conf == {"spark.sql.shuffle.partitions": "4"}
+    assert plan.restart_conf == {"spark.driver.memory": "3g", "spark.sql.extensions": "x"}
+
+
+def test_task_metrics_collector_sees_one_job(spark: SparkSession) -> None:
+    collector = TaskMetrics(spark)
+    collector.begin()
+    rows = spark.range(10_000).selectExpr("id % 7 AS k").groupBy("k").count().collect()
+    collector.end()
+    assert len(rows) == 7
+    totals = collector.as_dict()
+    assert totals["stages"] >= 1 and totals["tasks"] >= 2
+    assert totals["shuffle_write_records"] >= 7
+    frame = collector.as_dataframe()
+    assert frame.count() == totals["stages"]
+    assert sum(row["tasks"] for row in frame.collect()) == totals["tasks"]
+
+
+def test_stage_sums_convert_units() -> None:
+    stages = [
+        {"executorCpuTime": 2_000_000, "executorRunTime": 5, "numTasks": 2, "peakExecutionMemory": 10},
+        {"executorCpuTime": 1_000_000, "executorRunTime": 7, "numTasks": 1, "peakExecutionMemory": 30},
+    ]
+    totals = summarize_stages(stages)
+    assert totals["executor_cpu_time_ms"] == 3  # nanoseconds to ms
+    assert totals["executor_run_time_ms"] == 12
+    assert totals["tasks"] == 3
+    assert totals["peak_execution_memory_bytes"] == 30
+    assert totals["stages"] == 2
+
+
+def test_table_footprint_counts_data_files_and_log(tmp_path: Path) -> None:
+    table = tmp_path / "silver" / "orders"
+    (table / "_delta_log").mkdir(parents=True)
+    (table / "_delta_log" / "00000.json").write_text("x" * 10)
+    (table / "dt=2024-01-01").mkdir()
+    (table / "dt=2024-01-01" / "part-0.parquet").write_bytes(b"y" * 100)
+    (table / "dt=2024-01-01" / ".part-0.parquet.crc").write_bytes(b"z" * 8)
+    (table / "part-1.parquet").write_bytes(b"y" * 50)
+    assert table_footprint(str(tmp_path)) == {"silver/orders": {"files": 2, "bytes": 150, "log_bytes": 10}}
+    assert table_footprint("s3a://bucket/warehouse") == {}
+
+
+def _pipeline_ready() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("datagen.generate", "pipeline.orchestrate"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _pipeline_ready(), reason="datagen.generate and pipeline.orchestrate not there yet")
+def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> None:
+    config = sweep_config(
+        {"scales": [2_000], "repeats": 1, "grid": {"spark.sql.shuffle.partitions": ["2", "4"]}},
+        datagen={"records": 2_000, "batches": 0},
+    )
+    summary = run_sweep(
+        spark, config, {2_000: str(tmp_path / "landing")}, tmp_path / "work", tmp_path / "results",
+        workload=PipelineWorkload(), progress=lambda _line: None,
+    )  # fmt: skip
+    assert summary.failed_runs == 0
+    sweep = load_sweeps(tmp_path / "results")[0]
+    assert len(sweep.runs) == 2
+    for run in sweep.runs:
+        payload = run["payload"]
+        assert payload["reconciled"] is True
+        assert {stage["layer"] for stage in payload["stages"]} == {"bronze", "silver", "gold"}
+        assert payload["output_files"] > 0
+    landing = sweep.summary["payload"]["landings"][0]
+    assert landing["generated"] is True and landing["detail"]["rows"] > 0
+    report = render_report(sweep, tmp_path / "report", cost_from(sweep, None, None))
+    assert "| 2,000 | `shuffle.partitions=4` | 1/1 |" in report.read_text()
