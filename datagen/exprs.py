@@ -6,6 +6,7 @@ alone, on any executor, in any order, and the same seed gives the same rows.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,8 +20,13 @@ TWO_POW_53 = float(2**53)
 
 
 def hash64(seed: int, salt: str, *cols: Column) -> Column:
-    """A 64-bit hash of the seed, a salt naming the choice, and the row's columns."""
-    return F.xxhash64(F.lit(seed), F.lit(salt), *cols)
+    """A 64-bit hash of the seed, a salt naming the choice, and the row's columns.
+
+    Seed and salt are folded into one long in Python, so each row hashes two or three
+    longs rather than a string.
+    """
+    digest = hashlib.sha256(f"{seed}|{salt}".encode()).digest()
+    return F.xxhash64(F.lit(int.from_bytes(digest[:8], "big", signed=True)), *cols)
 
 
 def uniform(seed: int, salt: str, *cols: Column) -> Column:

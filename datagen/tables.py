@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F  # noqa: N812  (the Spark convention)
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 # Kinds whose base row renders clean (the dirt is the extra copy).
 _COPY_KINDS = (DirtyKind.EXACT_DUPLICATE.value, DirtyKind.LATE_UPDATE.value)
+# Generic columns every builder reads (see `_Builder.attach`).
+OB, CREATED, UPDATED = "_origin_batch", "_created_s", "_updated_s"
 # A key no batch ever delivers: entity numbers from here on do not exist.
 UNKNOWN_ENTITY_BASE = 10**12
 WRONG_TYPE_TEXT = "12,5O"
@@ -42,6 +44,8 @@ class BuildContext:
     plan: DatasetPlan
     pools: Pools
     pool_frame: DataFrame
+    # Per-table column expressions, built once per run (see `_table_columns`).
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, name: str) -> ex.PoolRef:
         """A pool by name (see `Pools.by_name`)."""
@@ -194,7 +198,7 @@ class _Builder:
         result = frames[0]
         for frame in frames[1:]:
             result = result.unionByName(frame)
-        return result.crossJoin(self.ctx.pool_frame)
+        return self.attach(result)
 
     def manifest_index(self, batch: int) -> DataFrame:
         """The dirty rows planted by `batch`'s plan, with the batch where each lands."""
@@ -204,14 +208,14 @@ class _Builder:
             (F.col("kind") == DirtyKind.LATE_UPDATE.value) & F.lit(batch < last), F.lit(batch + 1)
         ).otherwise(F.lit(batch))
         fault = F.col("kind")
-        indexed = self._with_entity(frame, batch, fault, stale=False).crossJoin(self.ctx.pool_frame)
+        indexed = self._with_entity(frame, batch, fault, stale=False)
         return indexed.withColumn("stale", F.col("kind") == DirtyKind.LATE_UPDATE.value).withColumn(
             "landing_batch", landing
         )
 
     # --- generic columns --------------------------------------------------------
-    def row(self) -> Row:
-        """Origin batch and timestamps of the current frame's rows."""
+    def _time_columns(self) -> tuple[Column, Column, Column]:
+        """Origin batch, creation and last-change seconds, from `e`, `v` and `stale`."""
         plan = self.ctx.plan
         batches = self.tplan.batches
         e, v = F.col("e"), F.col("v")
@@ -222,14 +226,15 @@ class _Builder:
         ends = list(plan.batch_fractions)
         offsets = [bp.entity_offset for bp in batches]
         news = [max(1, bp.new_rows) for bp in batches]
-        position = (e - _at(offsets, ob) + self.u("created", e)) / _at(news, ob)
-        fraction = _at(starts, ob) + position * (_at(ends, ob) - _at(starts, ob))
+        obc = F.col(OB)
+        position = (e - _at(offsets, obc) + self.u("created", e)) / _at(news, obc)
+        fraction = _at(starts, obc) + position * (_at(ends, obc) - _at(starts, obc))
         start, span = self.ctx.start_seconds, self.ctx.span_seconds
 
         def seconds(fraction: Column) -> Column:
             return F.lit(start) + F.floor(ex.seasonal(fraction, self.ctx.years) * F.lit(span)).cast("long")
 
-        created = seconds(fraction)
+        created = F.col(CREATED)
         window_start = seconds(_at(starts, v))
         window_end = seconds(_at(ends, v))
         first_version = created + F.lit(60) + F.floor(self.u("upd0", e) * 3540).cast("long")
@@ -244,7 +249,34 @@ class _Builder:
         updated = F.when(F.col("stale"), created + F.floor((updated - created) / 2).cast("long")).otherwise(
             updated
         )
-        return Row(e, v, ob, F.col("src"), created, updated, F.col("fault"))
+        return ob, seconds(fraction), updated
+
+    def attach(self, index: DataFrame) -> DataFrame:
+        """Pools and the generic columns, each computed once per row.
+
+        Separate projections on purpose: Spark does not merge a projection into the next
+        when that would repeat a costly expression, so the hashes behind the timestamps
+        run once per row however many output fields use them.
+        """
+        if "time_columns" not in self.ctx.cache.setdefault(self.tplan.name + ":time", {}):
+            self.ctx.cache[self.tplan.name + ":time"]["time_columns"] = self._time_columns()
+        ob, created, updated = self.ctx.cache[self.tplan.name + ":time"]["time_columns"]
+        with_pools = index.crossJoin(self.ctx.pool_frame)
+        attached = (
+            with_pools.select("*", ob.alias(OB))
+            .select("*", created.alias(CREATED))
+            .select("*", updated.alias(UPDATED))
+        )
+        staged = STAGED.get(self.tplan.name)
+        if staged is None:
+            return attached
+        return attached.select("*", *[c.alias(name) for name, c in staged(self, self.row()).items()])
+
+    def row(self) -> Row:
+        """The generic columns as the builders see them (after `attach`)."""
+        return Row(
+            F.col("e"), F.col("v"), F.col(OB), F.col("src"), F.col(CREATED), F.col(UPDATED), F.col("fault")
+        )
 
     def u(self, salt: str, *cols: Column) -> Column:
         """A uniform in [0, 1) for this table and `salt`."""
@@ -389,7 +421,7 @@ def _contact(b: _Builder, row: Row) -> tuple[dict[str, Column], Faults]:
     first = b.pick(ctx.pool("first_names"), "first", e)
     last = b.pick(ctx.pool("last_names"), "last", e)
     domain = ex.pool_at(ctx.pool("domains"), account_company_index(ctx, account))
-    local = F.regexp_replace(F.lower(F.concat(first, F.lit("."), last)), "[^a-z.]", "")
+    local = F.translate(F.lower(F.concat(first, F.lit("."), last)), "' -", "")
     columns = {
         "Id": ex.sf_id("003", e),
         "AccountId": ex.sf_id("001", account),
@@ -599,24 +631,29 @@ def order_of_line(ctx: BuildContext, line: Column, line_batch: Column) -> tuple[
     return (order_off + k).cast("long"), (j - first + 1).cast("long")
 
 
-def _order_lines(b: _Builder, row: Row) -> tuple[dict[str, Column], Faults]:
-    e, v = row.e, row.v
-    order, line_number = order_of_line(b.ctx, e, row.ob)
+def _order_lines_staged(b: _Builder, row: Row) -> dict[str, Column]:
     product = b.parent("snowflake.products", row, "product", power=2.0)
-    quantity = (F.floor(ex.lognormal(0.3, 0.8, b.seed, "lines:qty", e, v)) + 1).cast("long")
-    price = product_price(b.ctx, product, F.lit(0))
+    return {
+        "_product": product,
+        "_quantity": (F.floor(ex.lognormal(0.3, 0.8, b.seed, "lines:qty", row.e, row.v)) + 1).cast("long"),
+        "_price": product_price(b.ctx, product, F.lit(0)),
+    }
+
+
+def _order_lines(b: _Builder, row: Row) -> tuple[dict[str, Column], Faults]:
+    e = row.e
+    order, line_number = order_of_line(b.ctx, e, row.ob)
+    product, quantity, price = F.col("_product"), F.col("_quantity"), F.col("_price")
     columns = {
         "ORDER_ID": (order + 1).cast("string"),
         "LINE_NUMBER": line_number.cast("string"),
         "PRODUCT_ID": (product + 1).cast("string"),
         "QUANTITY": quantity.cast("string"),
-        "UNIT_PRICE": F.format_number(price, 2).alias("p"),
-        "LINE_AMOUNT": F.format_number(price * quantity, 2),
+        # Through decimal: plain "12.50", no exponent, no thousands separator.
+        "UNIT_PRICE": price.cast("decimal(12,2)").cast("string"),
+        "LINE_AMOUNT": (price * quantity).cast("decimal(14,2)").cast("string"),
         "UPDATED_AT": F.date_format(F.timestamp_seconds(row.updated_s), "yyyy-MM-dd HH:mm:ss"),
     }
-    # format_number adds thousands separators; a CSV unload does not.
-    columns["UNIT_PRICE"] = F.regexp_replace(columns["UNIT_PRICE"], ",", "")
-    columns["LINE_AMOUNT"] = F.regexp_replace(columns["LINE_AMOUNT"], ",", "")
     faults = Faults(
         missing="QUANTITY",
         out_of_range=("QUANTITY", (-quantity).cast("string")),
@@ -624,6 +661,12 @@ def _order_lines(b: _Builder, row: Row) -> tuple[dict[str, Column], Faults]:
         wrong_type=("QUANTITY", F.lit("two")),
     )
     return columns, faults
+
+
+# Per-row values a table uses several times, computed once in a projection of their own.
+STAGED: dict[str, Callable[[_Builder, Row], dict[str, Column]]] = {
+    "snowflake.order_lines": _order_lines_staged,
+}
 
 
 TABLE_SPECS: dict[str, TableSpec] = {
@@ -645,50 +688,57 @@ def _key_string(tplan: TablePlan, columns: dict[str, Column]) -> Column:
     return F.concat_ws("|", *[columns[k].cast("string") for k in tplan.table.key])
 
 
+def _table_columns(
+    spark: SparkSession, ctx: BuildContext, table: str
+) -> tuple[_Builder, Row, dict[str, Column], Faults]:
+    """The clean columns of `table`, built once per run: they do not depend on the batch
+    (the batch only changes the index frame under them), and building them costs a py4j
+    round trip per expression node."""
+    if table not in ctx.cache:
+        tplan = ctx.plan.table(table)
+        builder = _Builder(spark, ctx, tplan)
+        row = builder.row()
+        columns, faults = TABLE_SPECS[table](builder, row)
+        ctx.cache[table] = (builder, row, columns, faults)
+    cached: tuple[_Builder, Row, dict[str, Column], Faults] = ctx.cache[table]
+    return cached
+
+
 def build_batch(spark: SparkSession, ctx: BuildContext, table: str, batch: int) -> DataFrame:
     """Every row of `table` landing in `batch`, in the contract's columns and types.
 
     An extra `_fault` column names the dirt the writer still has to apply (malformed
     JSON, text in a numeric JSON field); the writer drops it.
     """
-    tplan = ctx.plan.table(table)
-    builder = _Builder(spark, ctx, tplan)
-    frame = builder.batch_index(batch)
-    row = builder.row()
-    columns, faults = TABLE_SPECS[table](builder, row)
-    columns = _apply_faults(columns, row.fault, faults, json=tplan.table.format == "json")
+    builder, row, clean, faults = _table_columns(spark, ctx, table)
+    tplan = builder.tplan
+    columns = _apply_faults(clean, row.fault, faults, json=tplan.table.format == "json")
     selected = [columns[f.name].cast(f.type).alias(f.name) for f in tplan.table.fields]
     if table == DRIFT_TABLE and batch == ctx.plan.drift_batch:
         selected.append(builder.pick(ctx.pool("ratings"), "rating", row.e, row.v).alias(DRIFT_COLUMN))
-    return frame.select(*selected, row.fault.alias(FAULT_COLUMN))
+    return builder.batch_index(batch).select(*selected, row.fault.alias(FAULT_COLUMN))
 
 
 def build_manifest(spark: SparkSession, ctx: BuildContext) -> DataFrame:
     """One row per dirty record: table, batch, key, kind, detail (the contract's manifest)."""
-    frames = []
-    for tplan in ctx.plan.tables:
-        builder = _Builder(spark, ctx, tplan)
-        for bp in tplan.batches:
-            frame = builder.manifest_index(bp.batch)
-            row = builder.row()
-            columns, faults = TABLE_SPECS[tplan.name](builder, row)
-            frames.append(
-                frame.select(
-                    F.lit(tplan.name).alias("table"),
-                    F.col("landing_batch").cast("int").alias("batch"),
-                    _key_string(tplan, columns).alias("key"),
-                    F.col("kind").alias("kind"),
-                    _detail(faults).alias("detail"),
-                )
-            )
-    drift = spark.range(1).select(
+    result = spark.range(1).select(
         F.lit(DRIFT_TABLE).alias("table"),
         F.lit(ctx.plan.drift_batch).cast("int").alias("batch"),
         F.lit("*").alias("key"),
         F.lit(DirtyKind.SCHEMA_DRIFT.value).alias("kind"),
         F.lit(f"added column {DRIFT_COLUMN} (string)").alias("detail"),
     )
-    result = drift
-    for frame in frames:
+    for tplan in ctx.plan.tables:
+        builder, _row, columns, faults = _table_columns(spark, ctx, tplan.name)
+        index = builder.manifest_index(0)
+        for bp in tplan.batches[1:]:
+            index = index.unionByName(builder.manifest_index(bp.batch))
+        frame = builder.attach(index).select(
+            F.lit(tplan.name).alias("table"),
+            F.col("landing_batch").cast("int").alias("batch"),
+            _key_string(tplan, columns).alias("key"),
+            F.col("kind").alias("kind"),
+            _detail(faults).alias("detail"),
+        )
         result = result.unionByName(frame)
     return result

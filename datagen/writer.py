@@ -95,7 +95,11 @@ class LandingFS:
 def render_json_lines(frame: DataFrame, table: SourceTable, wrong_type_field: str | None) -> DataFrame:
     """One `value` string per row: the JSON object, or the planted broken form of it."""
     fields = [c for c in frame.columns if c != FAULT_COLUMN]
-    line = F.to_json(F.struct(*fields), {"ignoreNullFields": "false"})
+    # A projection of its own, so the JSON text is built once per row, not per branch below.
+    frame = frame.select(
+        F.to_json(F.struct(*fields), {"ignoreNullFields": "false"}).alias("value"), F.col(FAULT_COLUMN)
+    )
+    line = F.col("value")
     fault = F.col(FAULT_COLUMN)
     # A truncated object never parses, and keeps the key readable to a human.
     line = F.when(
