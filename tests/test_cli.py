@@ -1,0 +1,48 @@
+"""The CLI: instant help (no heavy imports), one-line usage errors with exit code 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakelab.cli import main
+
+HEAVY_MODULES = ("pyspark", "pandas", "matplotlib", "delta", "faker", "numpy")
+
+
+def test_building_the_command_tree_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, lakelab.cli; lakelab.cli.build_parser(); "
+        f"print(','.join(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "lakelab.cli", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in ("setup", "generate", "pipeline", "sweep", "report", "demo", "cluster"):
+        assert command in result.stdout
+
+
+def test_unknown_option_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["setup", "--no-such-option"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--no-such-option" in err
+
+
+def test_bad_config_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "lakelab.toml"
+    config.write_text("[sweep]\nrepeats = 0\n")
+    assert main(["--config", str(config), "setup"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lakelab: error: {config}: sweep.repeats:")
+    assert err.count("\n") == 1
