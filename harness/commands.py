@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,18 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
             raise UserError(f"--set: '{key.strip()}' given twice")
         grid[key.strip()] = [value.strip() for value in values.split(",") if value.strip()]
     return grid
+
+
+# Spark's console progress bar interleaves with the harness's own per-stage lines.
+QUIET_CONF = {"spark.ui.showConsoleProgress": "false"}
+# The demo's data set is small and the machine has few cores: Delta's log replay would
+# otherwise run 50 tasks per table snapshot (its default) for a few kilobytes of log.
+DEMO_CONF = {"spark.databricks.delta.snapshotPartitions": "2"}
+
+
+def session_extra(config: LakelabConfig, defaults: dict[str, str]) -> dict[str, str]:
+    """`defaults` for the session, except where the config's `[spark.conf]` says otherwise."""
+    return {key: value for key, value in defaults.items() if key not in config.spark.conf}
 
 
 def _print(line: str) -> None:
@@ -116,7 +129,9 @@ def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     landings = {scale: f"{args.landing_root.rstrip('/')}/records-{scale}" for scale in config.sweep.scales}
     runs = len(expand_grid(config.sweep.grid)) * len(config.sweep.scales) * config.sweep.repeats
     with exporter_hooks(args.exporter_port) as (on_run, exporter):
-        spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
+        spark = get_session(
+            config, app_name=f"{config.spark.app_name}-sweep", extra_conf=session_extra(config, QUIET_CONF)
+        )
         if exporter is not None:
             exporter.sweep_started(runs)
         summary = run_sweep(spark, config, landings, args.work_dir, results, progress=_print, on_run=on_run)
@@ -174,30 +189,40 @@ def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
 def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab demo`: data set, one pipeline run, a tiny sweep, a report; prints where it is."""
     from harness.sweep import expand_grid, run_sweep
-    from harness.workloads import PipelineWorkload
+    from harness.workloads import PipelineWorkload, absolute
     from lakelab.config import with_overrides
     from lakelab.spark import get_session
+    from pipeline.result import PipelineError
 
     started = time.perf_counter()
     records = parse_count(args.records, "--records") if args.records else config.datagen.records
     # One incremental batch on top of the initial load, so the demo runs the MERGE paths too.
     config = with_overrides(config, "datagen", records=records, batches=1)
     config = with_overrides(config, "sweep", scales=[records])
-    landing, warehouse = config.paths.landing, config.paths.warehouse
+    landing, warehouse = absolute(config.paths.landing), absolute(config.paths.warehouse)
     workload = PipelineWorkload()
     runs = len(expand_grid(config.sweep.grid)) * config.sweep.repeats
     with exporter_hooks(args.exporter_port) as (on_run, exporter):
         _print(f"[1/4] data set: {records:,} records into {landing}")
-        spark = get_session(config, app_name=f"{config.spark.app_name}-demo")
+        spark = get_session(
+            config,
+            app_name=f"{config.spark.app_name}-demo",
+            extra_conf=session_extra(config, {**QUIET_CONF, **DEMO_CONF}),
+        )
         info = workload.prepare(spark, config, landing, records, _print)
         _print(
             f"[1/4] data set {'generated' if info.generated else 'reused (already complete)'} "
             f"in {info.seconds:.1f}s"
         )
         _print(f"[2/4] Bronze -> Silver -> Gold into {warehouse}")
-        result = workload.run(
-            spark, config, landing, warehouse, config.pipeline.layers, lambda s: _print("  " + s)
-        )
+        try:
+            result = workload.run(
+                spark, config, landing, warehouse, config.pipeline.layers, lambda s: _print("  " + s)
+            )
+        except PipelineError as error:
+            # The data broke a promise (reconciliation, a `fail` rule): a result, not a crash.
+            print(f"lakelab: demo: pipeline failed: {error}", file=sys.stderr)
+            return 1
         pipeline_seconds = sum(stage.seconds for stage in result.stages)
         _print(
             f"[2/4] pipeline: {len(result.stages)} stages, {pipeline_seconds:.1f}s in stages, "

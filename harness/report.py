@@ -199,6 +199,12 @@ def provenance_lines(sweep: Sweep) -> list[str]:
     prov = record["provenance"]
     machine = prov["machine"]
     payload = record["payload"]
+    session = {key: value for key, value in payload["spark"].get("session_conf", {}).items() if value}
+    session_line = (
+        [f"- session settings: {', '.join(f'`{key}={value}`' for key, value in sorted(session.items()))}"]
+        if session
+        else []
+    )
     return [
         f"- sweep `{sweep.sweep_id}`, finished {record['created_at']}, seed {record['seed']}",
         f"- code `{prov['git_commit']}`; Spark {prov['spark_version']}, Delta {prov['delta_version']}, "
@@ -207,6 +213,7 @@ def provenance_lines(sweep: Sweep) -> list[str]:
         f"{fmt_bytes(float(machine['memory_bytes']))} memory, {machine['platform']}",
         f"- Spark master `{payload['spark']['master']}` "
         f"(default parallelism {payload['spark']['default_parallelism']})",
+        *session_line,
     ]
 
 

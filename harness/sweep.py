@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from harness.config import PIPELINE_PREFIX, SweepConfig
-from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, get_workload
+from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, absolute, get_workload
 from lakelab.errors import UserError
 from lakelab.records import new_record, write_record
 
@@ -44,6 +44,14 @@ RUN_KIND = "sweep_run"
 SUMMARY_KIND = "sweep_summary"
 # Parent and child agree on this prefix for the child's one line of results.
 CHILD_RESULT_PREFIX = "LAKELAB-RESULT "
+RECORDED_CONF = (
+    "spark.driver.memory",
+    "spark.sql.shuffle.partitions",
+    "spark.sql.adaptive.enabled",
+    "spark.sql.autoBroadcastJoinThreshold",
+    "spark.sql.files.maxPartitionBytes",
+    "spark.databricks.delta.snapshotPartitions",
+)
 
 
 def short_key(key: str) -> str:
@@ -309,6 +317,7 @@ def run_sweep(
     """
     sweep: SweepConfig = config.sweep
     workload = workload or get_workload(sweep.workload)
+    landings = {scale: absolute(path) for scale, path in landings.items()}
     missing = [scale for scale in sweep.scales if scale not in landings]
     if missing:
         raise UserError(f"sweep.scales: no landing folder for scale {missing[0]}")
@@ -322,7 +331,7 @@ def run_sweep(
     sweep_id = new_sweep_id()
     seed = config.datagen.seed
     summary = SweepSummary(sweep_id, Path(results_dir))
-    run_root = Path(work_dir) / sweep_id
+    run_root = Path(absolute(str(work_dir))) / sweep_id
     started = time.perf_counter()
     restarts = sum(plan.needs_restart for plan in plans)
     progress(
@@ -453,6 +462,8 @@ def run_sweep(
         "spark": {
             "master": spark.sparkContext.master,
             "default_parallelism": spark.sparkContext.defaultParallelism,
+            # The session's values of the settings that most change these figures.
+            "session_conf": {key: spark.conf.get(key, None) for key in RECORDED_CONF},
         },
         "pipeline": config.pipeline.model_dump(mode="json"),
         "cost": sweep.cost.model_dump(),
