@@ -73,7 +73,7 @@ def complete_batches(spark: SparkSession, landing: str) -> list[int]:
         UserError: the landing folder does not exist.
     """
     if not path_exists(spark, landing):
-        raise UserError(f"{landing}: landing folder not found (run `lakelab datagen` or check --landing)")
+        raise UserError(f"{landing}: landing folder not found (run `lakelab generate` or check --landing)")
     batches = []
     for name in list_names(spark, f"{landing.rstrip('/')}/{BATCH_MARKERS}"):
         match = _BATCH_MARKER.match(name)
@@ -149,10 +149,11 @@ def table_properties(config: PipelineConfig) -> dict[str, str]:
 
 
 def is_delta_table(spark: SparkSession, path: str) -> bool:
-    """True when a Delta table exists at `path`."""
-    from delta.tables import DeltaTable
+    """True when a Delta table exists at `path` (its `_delta_log` folder holds a commit).
 
-    return bool(path_exists(spark, f"{path.rstrip('/')}/_delta_log") and DeltaTable.isDeltaTable(spark, path))
+    A listing, not `DeltaTable.isDeltaTable`: that loads the log, which costs a job.
+    """
+    return any(name.endswith(".json") for name in list_names(spark, f"{path.rstrip('/')}/_delta_log"))
 
 
 def ensure_table(

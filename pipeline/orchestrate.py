@@ -570,6 +570,7 @@ def _commit_silver(run: _Run, work: Sequence[_TableWork]) -> None:
 
 def _gold_layer(run: _Run) -> None:
     from pyspark import StorageLevel
+    from pyspark.sql import functions as sf
 
     ledger = _ledger(run)
     silver_marks = [ledger.get(("silver", t.name)) for t in SILVER]
@@ -587,6 +588,11 @@ def _gold_layer(run: _Run) -> None:
         return
     silver = {t.name: _silver_or_empty(run, t) for t in SILVER}
     params = GoldParams()
+    counted = [
+        silver[name].agg(sf.lit(name).alias("t"), sf.count(sf.lit(1)).alias("n"))
+        for name in ("orders", "customers")
+    ]
+    input_rows = {str(r["t"]): int(r["n"]) for r in counted[0].unionByName(counted[1]).collect()}
     touches = gold.order_touches(
         silver["orders"],
         silver["customers"],
@@ -634,7 +640,7 @@ def _gold_layer(run: _Run) -> None:
                     detail = _check_conservation(run, result, touches)
             finally:
                 result.unpersist()
-            rows_in = int(silver[input_table].count())
+            rows_in = input_rows[input_table]
             stage = StageResult(
                 "gold",
                 table.name,

@@ -478,3 +478,12 @@ def test_silver_pii_columns_never_keep_raw_values() -> None:
             if column.pii == "hash":
                 assert column.expr is not None and column.expr.startswith("sha2(")
         assert not {"email", "phone"} & set(table.column_names)
+
+
+def test_committed_data_catalog_is_the_rendering_of_the_contracts() -> None:
+    from pathlib import Path
+
+    from pipeline.catalog import CATALOG_PATH, render_catalog
+
+    committed = (Path(__file__).resolve().parents[2] / CATALOG_PATH).read_text(encoding="utf-8")
+    assert committed == render_catalog(), "run: python -m pipeline.catalog > docs/data-catalog.md"

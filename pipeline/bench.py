@@ -1,0 +1,97 @@
+"""A benchmark program (not a test): run the pipeline over a landing and record rows/s per stage.
+
+    python -m pipeline.bench --landing data/landing-1m --warehouse data/wh-1m [--config FILE]
+
+Prints one line per stage and writes a `pipeline_benchmark` result record (see
+`lakelab.records`) with every stage, the reconciliation outcome and the data set marker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lakelab.errors import UserError
+from lakelab.sources import DATASET_MARKER
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from pipeline.result import PipelineRunResult
+
+RECORD_KIND = "pipeline_benchmark"
+
+
+def benchmark_payload(result: PipelineRunResult, dataset: dict[str, Any], landing: str) -> dict[str, Any]:
+    """The record's payload: the run, per-layer totals and the data set it ran on."""
+    layers = {}
+    for layer in result.layers:
+        total = result.layer_totals(layer)
+        layers[layer] = {
+            "rows_in": total.rows_in,
+            "rows_out": total.rows_out,
+            "rows_quarantined": total.rows_quarantined,
+            "seconds": round(total.seconds, 3),
+            "rows_per_second": round(total.rows_per_second, 1),
+        }
+    return {"landing": landing, "dataset": dataset, "layers": layers, "run": result.to_dict()}
+
+
+def _dataset_marker(spark: SparkSession, landing: str) -> dict[str, Any]:
+    from pipeline import io
+
+    path = f"{landing.rstrip('/')}/{DATASET_MARKER}"
+    if not io.path_exists(spark, path):
+        return {}
+    data = json.loads(io.read_text_file(spark, path))
+    return data if isinstance(data, dict) else {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; exit 2 on bad input, 1 when the pipeline fails a check."""
+    from lakelab.config import load_config
+    from lakelab.records import new_record, write_record
+    from lakelab.spark import get_session
+    from pipeline.result import PipelineError
+    from pipeline.run import run_pipeline
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
+    parser.add_argument("--landing", required=True)
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--config")
+    parser.add_argument("--layers")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        spark = get_session(config, app_name="lakelab-pipeline-bench")
+        result = run_pipeline(
+            spark,
+            config,
+            args.landing,
+            args.warehouse,
+            args.layers.split(",") if args.layers else None,
+            progress=lambda line: print(line, flush=True),
+        )
+        dataset = _dataset_marker(spark, args.landing)
+    except UserError as error:
+        print(f"pipeline.bench: error: {error}", file=sys.stderr)
+        return 2
+    except PipelineError as error:
+        print(f"pipeline.bench: pipeline failed: {error}", file=sys.stderr)
+        return 1
+    payload = benchmark_payload(result, dataset, args.landing)
+    for layer, total in payload["layers"].items():
+        print(
+            f"{layer:<6} total: in {total['rows_in']:,}, out {total['rows_out']:,}, quarantined "
+            f"{total['rows_quarantined']:,}, {total['seconds']:.1f}s, {total['rows_per_second']:,.0f} rows/s"
+        )
+    path = write_record(new_record(RECORD_KIND, payload, dataset.get("seed")), config.paths.results)
+    print(f"reconciled: {'yes' if result.reconciled else 'NO'}; record: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
