@@ -560,7 +560,8 @@ def _customers(b: _Builder, row: Row) -> tuple[dict[str, Column], Faults]:
     }
     faults = Faults(
         missing="CUSTOMER_NAME",
-        out_of_range=("CREATED_AT", F.timestamp_seconds(F.lit(32503680000) + row.e)),  # year 3000
+        # 2999-12-31, the sentinel date of many a source system.
+        out_of_range=("CREATED_AT", F.timestamp_seconds(F.lit(32503593600) + F.pmod(row.e, F.lit(86400)))),
     )
     return columns, faults
 

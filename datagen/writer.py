@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
+_PARQUET_TS = "spark.sql.parquet.outputTimestampType"
+
+
 class LandingFS:
     """Small file operations on the landing, through Hadoop's FileSystem."""
 
@@ -128,7 +131,15 @@ def write_batch(
             if name.endswith(".txt"):
                 fs.rename(f"{path}/{name}", f"{path}/{name[: -len('.txt')]}.json")
     elif table.format == "parquet":
-        frame.drop(FAULT_COLUMN).write.mode("overwrite").parquet(path)
+        # Standard INT64 microsecond timestamps, not Spark's legacy INT96 default that other
+        # readers (pyarrow, Snowflake itself) misread outside the years 1678..2262.
+        conf = fs.spark.conf
+        previous = conf.get(_PARQUET_TS)
+        conf.set(_PARQUET_TS, "TIMESTAMP_MICROS")
+        try:
+            frame.drop(FAULT_COLUMN).write.mode("overwrite").parquet(path)
+        finally:
+            conf.set(_PARQUET_TS, previous or "INT96")
     else:
         frame.drop(FAULT_COLUMN).write.mode("overwrite").option("header", "true").option(
             "compression", "gzip"
