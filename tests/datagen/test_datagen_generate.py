@@ -151,9 +151,8 @@ def _rows_with_key(rows: list[LandedRow], table: str, batch: int, key: str) -> l
     for row in rows:
         if row.batch != batch:
             continue
-        if row.parsed is not None and key_of(spec, row.parsed) == key:
-            out.append(row)
-        elif row.parsed is None and key in row.raw:
+        matches = key_of(spec, row.parsed) == key if row.parsed is not None else key in row.raw
+        if matches:
             out.append(row)
     return out
 
