@@ -95,12 +95,9 @@ def marker_payload(plan: DatasetPlan, complete: bool) -> dict[str, Any]:
         "complete": complete,
         "lakelab_version": version,
         **dataset_options(plan.config),
-        "schema_drift": {
-            "table": DRIFT_TABLE,
-            "batch": plan.drift_batch,
-            "column": DRIFT_COLUMN,
-            "type": DRIFT_TYPE,
-        },
+        "schema_drift": None
+        if plan.drift_batch is None
+        else {"table": DRIFT_TABLE, "batch": plan.drift_batch, "column": DRIFT_COLUMN, "type": DRIFT_TYPE},
         "tables": {
             t.name: {"rows": t.total_landed_rows, "batches": [t.landed_rows(b.batch) for b in t.batches]}
             for t in plan.tables

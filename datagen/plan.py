@@ -194,9 +194,9 @@ class DatasetPlan:
         raise KeyError(qualified_name)
 
     @property
-    def drift_batch(self) -> int:
-        """The batch whose `DRIFT_TABLE` rows carry `DRIFT_COLUMN`."""
-        return self.config.batches
+    def drift_batch(self) -> int | None:
+        """The batch whose `DRIFT_TABLE` rows carry `DRIFT_COLUMN` (none for clean data)."""
+        return self.config.batches if self.config.dirty_rate > 0 else None
 
     @property
     def total_landed_rows(self) -> int:

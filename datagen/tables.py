@@ -722,13 +722,17 @@ def build_batch(spark: SparkSession, ctx: BuildContext, table: str, batch: int) 
 
 def build_manifest(spark: SparkSession, ctx: BuildContext) -> DataFrame:
     """One row per dirty record: table, batch, key, kind, detail (the contract's manifest)."""
-    result = spark.range(1).select(
-        F.lit(DRIFT_TABLE).alias("table"),
-        F.lit(ctx.plan.drift_batch).cast("int").alias("batch"),
-        F.lit("*").alias("key"),
-        F.lit(DirtyKind.SCHEMA_DRIFT.value).alias("kind"),
-        F.lit(f"added column {DRIFT_COLUMN} (string)").alias("detail"),
-    )
+    frames = []
+    if ctx.plan.drift_batch is not None:
+        frames.append(
+            spark.range(1).select(
+                F.lit(DRIFT_TABLE).alias("table"),
+                F.lit(ctx.plan.drift_batch).cast("int").alias("batch"),
+                F.lit("*").alias("key"),
+                F.lit(DirtyKind.SCHEMA_DRIFT.value).alias("kind"),
+                F.lit(f"added column {DRIFT_COLUMN} (string)").alias("detail"),
+            )
+        )
     for tplan in ctx.plan.tables:
         builder, _row, columns, faults = _table_columns(spark, ctx, tplan.name)
         index = builder.manifest_index(0)
@@ -741,5 +745,8 @@ def build_manifest(spark: SparkSession, ctx: BuildContext) -> DataFrame:
             F.col("kind").alias("kind"),
             _detail(faults).alias("detail"),
         )
+        frames.append(frame)
+    result = frames[0]
+    for frame in frames[1:]:
         result = result.unionByName(frame)
     return result

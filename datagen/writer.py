@@ -157,10 +157,13 @@ def write_manifest(fs: LandingFS, manifest: DataFrame, target: str) -> None:
     fs.delete(tmp)
     manifest.repartition(1).write.mode("overwrite").option("compression", "none").json(tmp)
     parts = [name for name in fs.list_names(tmp) if name.startswith("part-")]
-    if len(parts) != 1:
+    if len(parts) > 1:
         raise OSError(f"expected one manifest part file in {tmp}, found {len(parts)}")
     fs.delete(target)
-    fs.rename(f"{tmp}/{parts[0]}", target)
+    if parts:
+        fs.rename(f"{tmp}/{parts[0]}", target)
+    else:  # nothing dirty (dirty rate 0): an empty manifest, still present
+        fs.write_text(target, "")
     fs.delete(tmp)
 
 

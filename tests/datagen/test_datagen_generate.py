@@ -229,3 +229,14 @@ def test_same_seed_same_rows_other_seed_other_rows(spark: SparkSession) -> None:
         assert first.count() == again.count() > 0
         assert first.exceptAll(again).count() == 0 and again.exceptAll(first).count() == 0
         assert first.exceptAll(other).count() > 0
+
+
+def test_empty_manifest_is_an_empty_file(spark: SparkSession, tmp_path: Path) -> None:
+    from datagen.writer import LandingFS, write_manifest
+
+    fs = LandingFS(spark, str(tmp_path))
+    write_manifest(
+        fs, spark.range(0).selectExpr("'crm.account' AS table"), fs.join("_manifest", "dirty.jsonl")
+    )
+    assert (tmp_path / "_manifest" / "dirty.jsonl").read_text() == ""
+    assert sorted(p.name for p in (tmp_path / "_manifest").iterdir()) == ["dirty.jsonl"]

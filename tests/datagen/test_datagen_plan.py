@@ -75,3 +75,4 @@ def test_every_kind_is_plantable_and_batches_add_up() -> None:
 def test_zero_dirty_rate_plants_nothing() -> None:
     plan = plan_dataset(DatagenConfig(records=10_000, batches=1, dirty_rate=0.0))
     assert all(t.total_landed_rows == t.rows for t in plan.tables)
+    assert plan.drift_batch is None
