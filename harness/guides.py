@@ -17,6 +17,7 @@ from harness.report import (
     fmt_bytes,
     fmt_ratio,
     fmt_usd,
+    load_line,
     plot_cost,
     plot_seconds,
     plot_stages,
@@ -209,6 +210,7 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
         f"- {', '.join(f'{s:,}' for s in payload['scales'])} records; "
         f"{payload['repeats']} repeats per point, "
         f"interleaved; layers {', '.join(payload['layers']) or 'n/a'}; each run into an empty warehouse",
+        *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",
         "What the figures say:",
         "",

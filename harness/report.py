@@ -217,6 +217,18 @@ def provenance_lines(sweep: Sweep) -> list[str]:
     ]
 
 
+def load_line(stats: Sequence[PointStats], cpus: int) -> str:
+    """How busy the machine was during the runs, from the records (empty when not recorded)."""
+    loads = [s.median_load_average for s in stats if s.median_load_average is not None]
+    if not loads:
+        return ""
+    return (
+        f"- machine load during the runs: 1-minute load average {min(loads):.1f} to {max(loads):.1f} "
+        f"(median per point) on {cpus} CPUs; above {cpus} the runs shared the CPUs with other work, "
+        "so wall times are pessimistic and noisy, and ratios between points matter more than absolutes"
+    )
+
+
 def cost_from(
     sweep: Sweep, usd_per_core_hour: float | None, usd_per_gb_month: float | None
 ) -> CostAssumptions:
@@ -366,6 +378,7 @@ def render_report(
         f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; every run starts "
         "from an empty warehouse and reads the same landing",
         f"- {len(sweep.runs)} runs, {payload['failed_runs']} failed, {payload['seconds']:.0f} s in all",
+        *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",
         "## Wall time",
         "",

@@ -116,6 +116,8 @@ class PointStats:
     median_output_bytes: float
     median_output_files: float
     cores: int
+    # The machine's 1-minute load average over the runs (mean of before and after, median).
+    median_load_average: float | None = None
     ratio_to_baseline: float | None = None
 
     @property
@@ -136,6 +138,13 @@ class PointStats:
 
 def _median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else 0.0
+
+
+def _median_load(runs: Sequence[Mapping[str, Any]]) -> float | None:
+    loads = [
+        (r["load_average"]["before"] + r["load_average"]["after"]) / 2 for r in runs if "load_average" in r
+    ]
+    return _median(loads) if loads else None
 
 
 def point_stats(sweep: Sweep, cost: CostAssumptions) -> list[PointStats]:
@@ -188,6 +197,7 @@ def point_stats(sweep: Sweep, cost: CostAssumptions) -> list[PointStats]:
                 median_output_bytes=_median([float(r["output_bytes"]) for r in ok]),
                 median_output_files=_median([float(r["output_files"]) for r in ok]),
                 cores=cores,
+                median_load_average=_median_load(ok),
             )
         )
     by_scale_baseline = {s.scale: s.median_seconds for s in stats if s.is_baseline}

@@ -14,9 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -192,10 +194,13 @@ def measure_run(
 
     metrics = TaskMetrics(spark)
     metrics.begin()
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with RssSampler() as memory:
         result: WorkloadResult = workload.run(spark, config, landing, warehouse, layers, progress)
     total_seconds = time.perf_counter() - started
+    # The machine's 1-minute load average: on a shared machine it says how far to trust the wall time.
+    load_after = os.getloadavg()[0]
     metrics.end()
     tables = table_footprint(warehouse)
     layer_seconds: dict[str, float] = {}
@@ -211,6 +216,7 @@ def measure_run(
         "workload_run_id": result.run_id,
         "task_metrics": metrics.as_dict(),
         "memory": memory.as_dict(),
+        "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "tables": tables,
         "output_bytes": sum(t["bytes"] + t["log_bytes"] for t in tables.values()),
         "output_files": sum(t["files"] for t in tables.values()),
@@ -242,24 +248,28 @@ def run_in_child(
         "layers": list(layers),
         "records": records,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.child"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
-    process.stdin.write(json.dumps(spec))
-    process.stdin.close()
-    measured: dict[str, Any] | None = None
-    for line in process.stdout:
-        if line.startswith(CHILD_RESULT_PREFIX):
-            measured = json.loads(line[len(CHILD_RESULT_PREFIX) :])
-        else:
-            progress(line.rstrip("\n"))
-    stderr = process.stderr.read()
-    code = process.wait()
+    # stderr (Ivy's and Spark's logs) goes to a file: a pipe nobody reads would fill up and
+    # block the child while the parent waits for its stdout.
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as stderr_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "harness.child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(json.dumps(spec))
+        process.stdin.close()
+        measured: dict[str, Any] | None = None
+        for line in process.stdout:
+            if line.startswith(CHILD_RESULT_PREFIX):
+                measured = json.loads(line[len(CHILD_RESULT_PREFIX) :])
+            else:
+                progress(line.rstrip("\n"))
+        code = process.wait()
+        stderr_file.seek(0)
+        stderr = stderr_file.read()
     if code != 0 or measured is None:
         last = [line for line in stderr.strip().splitlines() if line.strip()]
         raise RuntimeError(f"child run exited {code}: {last[-1] if last else 'no output'}")

@@ -81,6 +81,7 @@ def run_payload(
             "tasks": 10,
         },
         memory={"peak_driver_rss_bytes": 1_500_000_000},
+        load_average={"before": 3.0, "after": 5.0},
         tables={"bronze/crm_accounts": {"files": output_files, "bytes": output_bytes, "log_bytes": 0}},
         output_bytes=output_bytes,
         output_files=output_files,

@@ -46,6 +46,7 @@ def test_report_shows_exact_medians_ranges_and_ratios(tmp_path: Path, make_sweep
     # 12 s x 2 cores = 24 core-s at $0.048/h = $0.00032, plus 1 MB for a month at $0.023/GB.
     assert "| 1,000 | `shuffle.partitions=2` | 2 | 24.0 | $0.000343 | $0.3430 |" in text
     assert "grid: `spark.sql.shuffle.partitions` ∈ {2, 8}; baseline `shuffle.partitions=2`" in text
+    assert "1-minute load average 4.0 to 4.0 (median per point)" in text
     images = sorted((tmp_path / "out" / "img").glob("*.png"))
     assert [p.name for p in images] == [
         "cost-per-million-records.png",

@@ -145,8 +145,15 @@ def _pipeline_ready() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _pipeline_ready(), reason="datagen.generate and pipeline.orchestrate not there yet")
 def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> None:
+    # Bronze only: the harness is under test here, not the pipeline (its own tests run every
+    # layer), and on two shared cores each Delta table costs seconds of fixed overhead.
     config = sweep_config(
-        {"scales": [2_000], "repeats": 1, "grid": {"spark.sql.shuffle.partitions": ["2", "4"]}},
+        {
+            "scales": [2_000],
+            "repeats": 1,
+            "layers": ["bronze"],
+            "grid": {"spark.sql.shuffle.partitions": ["2", "4"]},
+        },
         datagen={"records": 2_000, "batches": 0},
     )
     summary = run_sweep(
@@ -159,7 +166,8 @@ def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> 
     for run in sweep.runs:
         payload = run["payload"]
         assert payload["reconciled"] is True
-        assert {stage["layer"] for stage in payload["stages"]} == {"bronze", "silver", "gold"}
+        assert {stage["layer"] for stage in payload["stages"]} == {"bronze"}
+        assert sum(stage["rows_in"] for stage in payload["stages"]) > 0
         assert payload["output_files"] > 0
     landing = sweep.summary["payload"]["landings"][0]
     assert landing["generated"] is True and landing["detail"]["rows"] > 0
