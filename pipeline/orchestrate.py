@@ -511,6 +511,19 @@ def _silver_table(
     from pyspark.sql import functions as sf
 
     started = time.perf_counter()
+    if not io.is_delta_table(run.spark, bronze.path(run.warehouse)):
+        # Every batch so far was empty for this table: nothing to conform, but the ledger moves on.
+        empty = run.spark.createDataFrame([], "_x int")
+        return _TableWork(
+            table,
+            batch_from,
+            batch_to,
+            started,
+            empty,
+            Tally(0, 0, ()),
+            seconds=time.perf_counter() - started,
+            detail="empty: no bronze rows in these batches",
+        )
     run.progress(f"silver {table.name:<22}: conforming batches {batch_from}..{batch_to}")
     bronze_rows = io.read_table(run.spark, bronze.path(run.warehouse)).where(
         sf.col(BATCH_ID).between(batch_from, batch_to)
