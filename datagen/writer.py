@@ -32,6 +32,8 @@ class LandingFS:
         self._jvm = jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
         self._fs = self._path(self.root).getFileSystem(self._conf)
+        # No `.name.crc` side files next to the markers on local disk (a no-op on S3A).
+        self._fs.setWriteChecksum(False)
 
     def _path(self, path: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(path)
