@@ -331,6 +331,22 @@ under stated prices, and which settings move it.
 """
 
 
+def workload_note(sweeps: Sequence[Sweep]) -> str:
+    """Which workloads the committed records measured, and what that means for the reader."""
+    workloads = sorted({str(sweep.summary["payload"]["workload"]) for sweep in sweeps})
+    listed = ", ".join(f"`{name}`" for name in workloads)
+    if "pipeline" in workloads:
+        return f"The sweeps below ran the {listed} workload(s).\n"
+    return (
+        f"The sweeps below ran the {listed} workload only: a generated fact table read, aggregated, "
+        "joined to a dimension and written to Delta. They show how each setting behaves on a small "
+        "Spark job on this machine, not the pipeline's own figures: no committed sweep ran the pipeline "
+        "yet. To add one, run `lakelab demo`, copy that sweep's records from `reports/results/` into "
+        "`docs/results/` "
+        f"and run `{REBUILD}`.\n"
+    )
+
+
 def render_guides(
     results_dir: str | Path,
     docs_dir: str | Path,
@@ -344,6 +360,9 @@ def render_guides(
     costs = [cost_from(sweep, usd_per_core_hour, usd_per_gb_month) for sweep in sweeps]
     performance = [PERFORMANCE_INTRO.format(rebuild=REBUILD)]
     cost_parts = [COST_INTRO.format(rebuild=REBUILD, assumptions=assumptions_text(costs[-1]))]
+    coverage = workload_note(sweeps)
+    performance.append(coverage)
+    cost_parts.append(coverage)
     for number, (sweep, cost) in enumerate(zip(sweeps, costs, strict=True), start=1):
         performance.append(_performance_section(number, sweep, cost, docs))
         cost_parts.append(_cost_section(number, sweep, cost, docs))

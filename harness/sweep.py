@@ -425,9 +425,10 @@ def run_sweep(
                 f"{prefix} {measured['total_seconds']:.2f}s, "
                 f"{measured['records_per_second']:,.0f} records/s, "
                 f"cpu {metrics['executor_cpu_time_ms'] / 1000:.1f}s, "
-                f"shuffle {metrics['shuffle_write_bytes'] / 1e6:.1f} MB, "
+                f"shuffle {metrics['shuffle_write_bytes'] / 1e3:,.0f} kB, "
                 f"peak RSS {measured['memory']['peak_driver_rss_bytes'] / 1e9:.2f} GB, "
-                f"{measured['output_files']} files / {measured['output_bytes'] / 1e6:.1f} MB written"
+                f"{measured['output_files']} files / {measured['output_bytes'] / 1e3:,.0f} kB written, "
+                f"load {measured['load_average']['after']:.1f}"
             )
         finally:
             if not sweep.keep_warehouses:
