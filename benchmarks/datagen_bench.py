@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs per step below 5M records (median)")
     parser.add_argument("--faker-rows", type=int, default=20_000, help="rows for the per-row Faker baseline")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--warmup-records", type=int, default=10_000, help="untimed first run (0: none)")
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--scratch", default="/tmp/lakelab-datagen-bench", help="folder for throwaway output")
     parser.add_argument("--results", default="reports/results", help="where the result record goes")
@@ -277,8 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     # Warm the JVM (JIT, codegen caches) so the first measured step is not penalised.
     from datagen.generate import generate
 
-    generate(spark, DatagenConfig(records=10_000, seed=args.seed), str(scratch / "warmup"))
-    shutil.rmtree(scratch / "warmup", ignore_errors=True)
+    if args.warmup_records > 0:
+        generate(spark, DatagenConfig(records=args.warmup_records, seed=args.seed), str(scratch / "warmup"))
+        shutil.rmtree(scratch / "warmup", ignore_errors=True)
 
     print(f"per-row Faker, accounts, {args.faker_rows:,} rows ...")
     faker_rps = faker_accounts_rows_per_second(args.faker_rows, args.seed)

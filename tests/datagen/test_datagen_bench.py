@@ -1,0 +1,60 @@
+"""The benchmark program runs on tiny input and writes a well-formed record (no speed asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import pytest
+
+from lakelab.records import API_VERSION, read_records
+from lakelab.sources import ORDERS
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "datagen_bench.py"
+
+
+def _bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("datagen_bench", BENCH)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dbldatagen_orders_have_the_contract_columns(spark: SparkSession) -> None:
+    frame = _bench().dbldatagen_orders(spark, rows=200, customers=20, seed=1)
+    assert [(f.name, f.dataType.simpleString()) for f in frame.schema.fields] == [
+        (f.name, f.dataType.simpleString()) for f in ORDERS.spark_schema().fields
+    ]
+    rows = frame.collect()
+    assert len(rows) == 200 and {r["ORDER_ID"] for r in rows} == set(range(1, 201))
+    assert all(1 <= r["CUSTOMER_ID"] <= 20 for r in rows)
+
+
+@pytest.mark.slow
+def test_bench_writes_a_well_formed_record(spark: SparkSession, tmp_path: Path) -> None:
+    args = ["--scales", "1k", "--repeats", "1", "--faker-rows", "50", "--warmup-records", "0"]
+    code = _bench().main(
+        [*args, "--scratch", str(tmp_path / "scratch"), "--results", str(tmp_path / "results")]
+    )
+    assert code == 0
+    (record,) = read_records(tmp_path / "results", kind="datagen_benchmark")
+    assert record["api_version"] == API_VERSION and record["seed"] == 42
+    payload = record["payload"]
+    assert payload["faker_accounts_rows_per_second"] > 0
+    (scale,) = payload["scales"]
+    assert scale["records"] == 1_000
+    assert scale["generate"]["rows"] >= 1_000 and set(scale["generate"]["tables"]) >= {"crm.account"}
+    assert scale["orders"]["ours_rows_per_second"] > 0 and scale["orders"]["dbldatagen_rows_per_second"] > 0
+    assert scale["peak_rss_bytes"]["process_tree"] >= scale["peak_rss_bytes"]["python"] > 0
+    assert not (tmp_path / "scratch").exists()
+
+
+def test_bad_scales_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _bench().main(["--scales", "0"]) == 2
+    assert "--records" in capsys.readouterr().err
