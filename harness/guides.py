@@ -21,6 +21,7 @@ from harness.report import (
     plot_cost,
     plot_seconds,
     plot_stages,
+    plot_throughput,
     provenance_lines,
     resources_table,
     results_table,
@@ -123,12 +124,38 @@ def performance_findings(stats: Sequence[PointStats]) -> list[str]:
         for layer, seconds in baseline.stage_median_seconds.items()
         if baseline.median_seconds > 0
     }
-    if layer_share:
+    # With one layer there is nothing to choose between.
+    if len(layer_share) > 1:
         top = max(layer_share, key=lambda layer: layer_share[layer])
         lines.append(
             f"In the baseline, the {top} layer took {layer_share[top] * 100:.0f}% of the wall time "
             f"({baseline.stage_median_seconds[top]:.2f} s): tune that layer first."
         )
+    scales = sorted({s.scale for s in stats})
+    if len(scales) > 1:
+        ends = [
+            next(
+                (s for s in stats if s.scale == scale and s.point == baseline.point and s.failed < s.runs),
+                None,
+            )
+            for scale in (scales[0], scales[-1])
+        ]
+        small, large = ends
+        if small is not None and large is not None and small.median_records_per_second > 0:
+            growth = large.median_records_per_second / small.median_records_per_second
+            lines.append(
+                f"The baseline's throughput went from {small.median_records_per_second:,.0f} records/s at "
+                f"{small.scale:,} records to {large.median_records_per_second:,.0f} at {large.scale:,} "
+                f"({growth:.1f}× for {large.scale / small.scale:g}× the data): "
+                + (
+                    "fixed per-run costs (job scheduling, Delta commits) dominate the smaller data set."
+                    if growth > 1.5
+                    else "the job scales roughly linearly over this range."
+                    if growth >= 1 / 1.5
+                    else "throughput fell as data grew: some cost grows faster than the data "
+                    "(spill, skew, GC); look at the resources table."
+                )
+            )
     most_files = max(points, key=lambda s: s.median_output_files)
     fewest_files = min(points, key=lambda s: s.median_output_files)
     if most_files.median_output_files != fewest_files.median_output_files:
@@ -202,6 +229,7 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
     payload = sweep.summary["payload"]
     seconds_png = plot_seconds(stats, docs / "img" / f"tuning-{number}-seconds.png")
     stages_png = plot_stages(stats, docs / "img" / f"tuning-{number}-stages.png")
+    throughput_png = plot_throughput(stats, docs / "img" / f"tuning-{number}-throughput.png")
     axes = ", ".join(f"`{short_key(key)}`" for key in payload["axes"])
     parts = [
         f"## {number}. {axes} on the `{payload['workload']}` workload",
@@ -224,6 +252,8 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
         stages_table(stats),
         "",
         f"![seconds per layer](img/{stages_png.name})",
+        "",
+        f"![records per second against scale](img/{throughput_png.name})",
         "",
         resources_table(stats),
         "",

@@ -64,7 +64,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def _wrap(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, 22)) or label
+    """One setting per line, long ones wrapped, so tick labels of neighbours do not collide."""
+    lines = [line for part in label.split(", ") for line in textwrap.wrap(part, 24)]
+    return "\n".join(lines) or label
+
+
+def _width(points: int) -> float:
+    """Figure width that leaves every point's label its own room."""
+    return max(8.0, 1.25 * points + 2.0)
+
+
+def _plain(text: str) -> str:
+    """Dollar signs as text: matplotlib reads `$...$` as math."""
+    return text.replace("$", r"\$")
 
 
 def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
@@ -86,7 +98,8 @@ def _save(figure: Figure, path: Path) -> Path:
 def plot_seconds(stats: Sequence[PointStats], path: Path) -> Path:
     """Median wall seconds per point (bars) with the repeats' min–max (whiskers), per scale."""
     scales = sorted({s.scale for s in stats})
-    figure = _figure(8.0, 1.0 + 3.2 * len(scales))
+    per_scale = max(sum(1 for s in stats if s.scale == scale) for scale in scales)
+    figure = _figure(_width(per_scale), 1.0 + 3.4 * len(scales))
     axes = figure.subplots(len(scales), 1, squeeze=False)
     for row, scale in enumerate(scales):
         ax = axes[row][0]
@@ -121,7 +134,7 @@ def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
     layers: list[str] = []
     for p in points:
         layers += [layer for layer in p.stage_median_seconds if layer not in layers]
-    figure = _figure()
+    figure = _figure(_width(len(points)) + 1.5)
     ax = figure.subplots()
     bottoms = [0.0] * len(points)
     xs = list(range(len(points)))
@@ -160,6 +173,9 @@ def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path:
     ax.set_xticks(scales, [_count(scale) for scale in scales])
     ax.minorticks_off()
     ax.set_xlabel("records in the data set (log scale)")
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
     ax.set_ylabel("records per second (median)")
     ax.set_ylim(bottom=0)
     ax.set_title("Throughput against scale", fontsize=10)
@@ -173,20 +189,25 @@ def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) ->
     scale = max(s.scale for s in stats)
     points = [s for s in stats if s.scale == scale]
     values = [p.usd_per_million_records(cost) for p in points]
-    figure = _figure()
+    figure = _figure(_width(len(points)))
     ax = figure.subplots()
     xs = list(range(len(points)))
     ax.bar(xs, values, color=[BASELINE_COLOR if p.is_baseline else OTHER_COLOR for p in points])
     for x, value in zip(xs, values, strict=True):
         ax.annotate(
-            fmt_usd(value), (x, value), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8
+            _plain(fmt_usd(value)),
+            (x, value),
+            textcoords="offset points",
+            xytext=(0, 3),
+            ha="center",
+            fontsize=8,
         )
     ax.set_xticks(xs, [_wrap(p.point) for p in points], fontsize=8)
     ax.set_ylabel("USD per million records")
     ax.set_ylim(0, max(values, default=1.0) * 1.2 or 1.0)
     ax.set_title(
         f"Estimated cost per million records ({scale:,} records; "
-        f"${cost.usd_per_core_hour}/core-hour, ${cost.usd_per_gb_month}/GB-month)",
+        f"USD {cost.usd_per_core_hour}/core-hour, USD {cost.usd_per_gb_month}/GB-month)",
         fontsize=9,
     )
     ax.grid(axis="y", alpha=0.3)
@@ -373,7 +394,7 @@ def render_report(
         "",
         f"- grid: {grid}; baseline `{payload['baseline']['point']}`",
         f"- scales: {', '.join(f'{s:,}' for s in payload['scales'])} records; {payload['repeats']} repeat(s) "
-        f"per point, interleaved (every point's repeat 1, then every point's repeat 2, ...); "
+        f"per point, interleaved (every point at every scale once, then again, ...); "
         f"{payload['warmup']} warm-up run(s) not recorded",
         f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; every run starts "
         "from an empty warehouse and reads the same landing",

@@ -5,8 +5,8 @@ A grid point is a set of settings. Spark SQL settings that Spark can change at r
 Settings that need a new JVM (memory, cores, static SQL settings) make the point a "restart"
 point: each of its runs starts a fresh session in a child process (`harness.child`) that
 measures the same way and hands its figures back. `pipeline.*` settings change the pipeline's
-physical design for the run. The runs are interleaved: repeat 1 of every point, then repeat 2
-of every point, and so on, so that noise on this shared machine falls on all points alike.
+physical design for the run. The runs are interleaved: repeat 1 of every point at every scale,
+then repeat 2, and so on, so that noise on a shared machine falls on all points alike.
 """
 
 from __future__ import annotations
@@ -86,10 +86,14 @@ class RunSlot:
 
 
 def run_order(scales: Sequence[int], points: int, repeats: int) -> list[RunSlot]:
-    """Scales in turn; within a scale, round-robin: every point's repeat r before any repeat r+1."""
+    """Round-robin: every (scale, point) once for repeat r before any runs repeat r+1.
+
+    Scales are interleaved too, so a slow start (JIT, caches) or a noisy neighbour does not
+    land on one scale and bend the throughput-against-scale curve.
+    """
     slots: list[RunSlot] = []
-    for scale in scales:
-        for repeat in range(repeats):
+    for repeat in range(repeats):
+        for scale in scales:
             for point in range(points):
                 slots.append(RunSlot(len(slots), scale, point, repeat))
     return slots

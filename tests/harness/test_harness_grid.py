@@ -25,11 +25,11 @@ def test_grid_is_the_cartesian_product_first_axis_slowest() -> None:
     assert point_label(points[4]) == "shuffle.partitions=8, adaptive.enabled=false"
 
 
-def test_runs_are_interleaved_round_robin_within_each_scale() -> None:
+def test_runs_are_interleaved_round_robin_over_scales_and_points() -> None:
     order = [(s.scale, s.point, s.repeat) for s in run_order([10, 20], points=3, repeats=2)]
     assert order == [
-        (10, 0, 0), (10, 1, 0), (10, 2, 0), (10, 0, 1), (10, 1, 1), (10, 2, 1),
-        (20, 0, 0), (20, 1, 0), (20, 2, 0), (20, 0, 1), (20, 1, 1), (20, 2, 1),
+        (10, 0, 0), (10, 1, 0), (10, 2, 0), (20, 0, 0), (20, 1, 0), (20, 2, 0),
+        (10, 0, 1), (10, 1, 1), (10, 2, 1), (20, 0, 1), (20, 1, 1), (20, 2, 1),
     ]  # fmt: skip
     assert [s.index for s in run_order([10, 20], 3, 2)] == list(range(12))
 
