@@ -150,3 +150,9 @@ def make_sweep() -> SweepBuilder:
         return sweep_id
 
     return build
+
+
+@pytest.fixture
+def make_run_payload() -> Callable[..., dict[str, Any]]:
+    """`run_payload` itself, for tests that need one run's payload."""
+    return run_payload
