@@ -183,6 +183,17 @@ def check_runtime_values(spark: SparkSession, plans: Sequence[PointPlan]) -> Non
                 raise UserError(f"sweep.grid: Spark rejects {key}={value!r}: {reason}") from None
 
 
+def _cluster_sampler(config: LakelabConfig) -> Any:
+    """Per-service CPU and RSS of the cluster lab while a run goes, when Spark runs on it."""
+    if config.spark.master.startswith("local"):
+        return None
+    try:
+        from cluster.resources import ResourceSampler
+    except ImportError:  # the cluster package is optional for sweeps
+        return None
+    return ResourceSampler(config).begin()
+
+
 def measure_run(
     spark: SparkSession,
     config: LakelabConfig,
@@ -197,15 +208,22 @@ def measure_run(
     from harness.measure import RssSampler, TaskMetrics, table_footprint
 
     metrics = TaskMetrics(spark)
+    cluster_sampler = _cluster_sampler(config)
     metrics.begin()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    with RssSampler() as memory:
-        result: WorkloadResult = workload.run(spark, config, landing, warehouse, layers, progress)
+    try:
+        with RssSampler() as memory:
+            result: WorkloadResult = workload.run(spark, config, landing, warehouse, layers, progress)
+    except BaseException:
+        if cluster_sampler is not None:
+            cluster_sampler.end()  # stop its thread; the failed run has no figures to keep
+        raise
     total_seconds = time.perf_counter() - started
     # The machine's 1-minute load average: on a shared machine it says how far to trust the wall time.
     load_after = os.getloadavg()[0]
     metrics.end()
+    cluster_resources = cluster_sampler.end() if cluster_sampler is not None else {}
     tables = table_footprint(warehouse)
     layer_seconds: dict[str, float] = {}
     for stage in result.stages:
@@ -221,6 +239,7 @@ def measure_run(
         "task_metrics": metrics.as_dict(),
         "memory": memory.as_dict(),
         "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
+        "cluster_resources": cluster_resources,
         "tables": tables,
         "output_bytes": sum(t["bytes"] + t["log_bytes"] for t in tables.values()),
         "output_files": sum(t["files"] for t in tables.values()),
