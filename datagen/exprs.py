@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,19 +43,26 @@ def pick_index(n: int | Column, seed: int, salt: str, *cols: Column) -> Column:
 
 @dataclass(frozen=True)
 class PoolRef:
-    """A value pool carried as an array column `pool_<name>` of a broadcast one-row frame.
+    """A value pool as one constant array expression, built once per run and shared.
 
-    A column, not thousands of literals in every expression: building such expressions
-    costs a py4j round trip per literal, and planning them costs more.
+    Spark folds the array into a single literal that generated code references, so a
+    pick is an array index. (A broadcast one-row frame of arrays joined to every row was
+    tried first: the join copied the arrays into each row and ran 3-4x slower.)
     """
 
     name: str
     size: int
+    array: Column
 
-    @property
-    def column(self) -> str:
-        """The array column's name."""
-        return f"pool_{self.name}"
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def pool_array(values: Sequence[str]) -> Column:
+    """The constant array of `values`, built with one call into the JVM, not one per value."""
+    return F.expr("array(" + ", ".join(sql_string(v) for v in values) + ")")
 
 
 def pick(pool: PoolRef, seed: int, salt: str, *cols: Column) -> Column:
@@ -64,7 +72,7 @@ def pick(pool: PoolRef, seed: int, salt: str, *cols: Column) -> Column:
 
 def pool_at(pool: PoolRef, index: Column) -> Column:
     """`pool[index]` for a zero-based index column."""
-    return F.element_at(F.col(pool.column), (index + 1).cast("int"))
+    return F.element_at(pool.array, (index + 1).cast("int"))
 
 
 def skewed_index(n: Column, power: float, seed: int, salt: str, *cols: Column) -> Column:

@@ -43,13 +43,13 @@ class BuildContext:
 
     plan: DatasetPlan
     pools: Pools
-    pool_frame: DataFrame
+    pool_arrays: dict[str, Column]
     # Per-table column expressions, built once per run (see `_table_columns`).
     cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def pool(self, name: str) -> ex.PoolRef:
         """A pool by name (see `Pools.by_name`)."""
-        return ex.PoolRef(name, len(self.pools.by_name()[name]))
+        return ex.PoolRef(name, len(self.pools.by_name()[name]), self.pool_arrays[name])
 
     @property
     def seed(self) -> int:
@@ -75,15 +75,9 @@ class BuildContext:
 
 
 def build_context(spark: SparkSession, plan: DatasetPlan, pools: Pools) -> BuildContext:
-    """The context for `plan`: pools shipped once as a broadcast one-row frame."""
-    from pyspark.sql.types import ArrayType, StringType, StructField, StructType
-
-    named = pools.by_name()
-    schema = StructType(
-        [StructField(ex.PoolRef(name, 0).column, ArrayType(StringType(), False), False) for name in named]
-    )
-    frame = spark.createDataFrame([tuple(list(values) for values in named.values())], schema)
-    return BuildContext(plan, pools, F.broadcast(frame))
+    """The context for `plan`: each pool becomes one constant array expression."""
+    arrays = {name: ex.pool_array(values) for name, values in pools.by_name().items()}
+    return BuildContext(plan, pools, arrays)
 
 
 @dataclass(frozen=True)
@@ -252,7 +246,7 @@ class _Builder:
         return ob, seconds(fraction), updated
 
     def attach(self, index: DataFrame) -> DataFrame:
-        """Pools and the generic columns, each computed once per row.
+        """The generic columns, each computed once per row.
 
         Separate projections on purpose: Spark does not merge a projection into the next
         when that would repeat a costly expression, so the hashes behind the timestamps
@@ -261,9 +255,8 @@ class _Builder:
         if "time_columns" not in self.ctx.cache.setdefault(self.tplan.name + ":time", {}):
             self.ctx.cache[self.tplan.name + ":time"]["time_columns"] = self._time_columns()
         ob, created, updated = self.ctx.cache[self.tplan.name + ":time"]["time_columns"]
-        with_pools = index.crossJoin(self.ctx.pool_frame)
         attached = (
-            with_pools.select("*", ob.alias(OB))
+            index.select("*", ob.alias(OB))
             .select("*", created.alias(CREATED))
             .select("*", updated.alias(UPDATED))
         )
