@@ -18,6 +18,7 @@ from harness.report import (
     fmt_ratio,
     fmt_usd,
     load_line,
+    order_text,
     plot_cost,
     plot_seconds,
     plot_stages,
@@ -237,7 +238,8 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
         *provenance_lines(sweep),
         f"- {', '.join(f'{s:,}' for s in payload['scales'])} records; "
         f"{payload['repeats']} repeats per point, "
-        f"interleaved; layers {', '.join(payload['layers']) or 'n/a'}; each run into an empty warehouse",
+        f"{order_text(payload)}; layers {', '.join(payload['layers']) or 'n/a'}; "
+        "each run into an empty warehouse",
         *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",
         "What the figures say:",

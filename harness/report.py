@@ -238,6 +238,20 @@ def provenance_lines(sweep: Sweep) -> list[str]:
     ]
 
 
+def order_text(payload: dict[str, Any]) -> str:
+    """How the runs were ordered, read off the summary's recorded order."""
+    order = payload["order"]
+    first_round = [entry for entry in order if entry["repeat"] == 0]
+    if not first_round:
+        return "interleaved"
+    scales_interleaved = len(payload["scales"]) > 1 and any(
+        entry["scale"] != first_round[0]["scale"] for entry in order[: len(first_round)]
+    )
+    if len(payload["scales"]) > 1 and not scales_interleaved:
+        return "interleaved within each scale (scale by scale; each point once, then again, ...)"
+    return "interleaved (every point at every scale once, then again, ...)"
+
+
 def load_line(stats: Sequence[PointStats], cpus: int) -> str:
     """How busy the machine was during the runs, from the records (empty when not recorded)."""
     loads = [s.median_load_average for s in stats if s.median_load_average is not None]
@@ -394,7 +408,7 @@ def render_report(
         "",
         f"- grid: {grid}; baseline `{payload['baseline']['point']}`",
         f"- scales: {', '.join(f'{s:,}' for s in payload['scales'])} records; {payload['repeats']} repeat(s) "
-        f"per point, interleaved (every point at every scale once, then again, ...); "
+        f"per point, {order_text(payload)}; "
         f"{payload['warmup']} warm-up run(s) not recorded",
         f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; every run starts "
         "from an empty warehouse and reads the same landing",
