@@ -273,6 +273,7 @@ def _cost_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path) 
         "",
         f"Sweep `{sweep.sweep_id}` ({payload['spark']['master']}, seed {sweep.summary['seed']}).",
         "",
+        *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         *[f"- {line}" for line in cost_findings(stats, cost)],
         "",
         cost_table(stats, cost),
