@@ -59,8 +59,23 @@ def data_files(spark: SparkSession, folder: str) -> list[str]:
 
 
 def read_text_file(spark: SparkSession, path: str) -> str:
-    """A small text file (a marker) as a string."""
-    return "\n".join(row.value for row in spark.read.text(path).collect())
+    """A small text file (a marker) as a string.
+
+    Through the FileSystem, not `spark.read.text`: Spark skips files whose names start
+    with `_`, which is exactly how markers are named.
+    """
+    fs, hadoop_path = _fs_and_path(spark, path)
+    jvm = spark._jvm
+    assert jvm is not None
+    stream = fs.open(hadoop_path)
+    try:
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(stream, "UTF-8"))
+        lines = []
+        while (line := reader.readLine()) is not None:
+            lines.append(str(line))
+    finally:
+        stream.close()
+    return "\n".join(lines)
 
 
 # --- The landing -------------------------------------------------------------------------------

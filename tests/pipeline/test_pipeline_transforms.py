@@ -487,3 +487,44 @@ def test_committed_data_catalog_is_the_rendering_of_the_contracts() -> None:
 
     committed = (Path(__file__).resolve().parents[2] / CATALOG_PATH).read_text(encoding="utf-8")
     assert committed == render_catalog(), "run: python -m pipeline.catalog > docs/data-catalog.md"
+
+
+def test_benchmark_record_is_well_formed() -> None:
+    from lakelab.records import API_VERSION, new_record
+    from pipeline.bench import RECORD_KIND, benchmark_payload
+    from pipeline.result import PipelineRunResult, StageResult
+
+    result = PipelineRunResult(
+        run_id="r1",
+        stages=[
+            StageResult(
+                "bronze", "crm_account", 100, 98, 2, 2.0, 0, 1, "landing 100 = bronze 98 + quarantined 2"
+            ),
+            StageResult("bronze", "(layer commit)", 0, 0, 0, 1.0),
+            StageResult("silver", "account", 98, 90, 1, 4.0, 0, 1),
+        ],
+        layers=("bronze", "silver"),
+    )
+    record = new_record(RECORD_KIND, benchmark_payload(result, {"seed": 7}, "/landing"), 7)
+    assert record["api_version"] == API_VERSION and record["kind"] == "pipeline_benchmark"
+    layers = record["payload"]["layers"]
+    assert layers["bronze"] == {
+        "rows_in": 100,
+        "rows_out": 98,
+        "rows_quarantined": 2,
+        "seconds": 3.0,
+        "rows_per_second": 33.3,
+    }
+    assert layers["silver"]["rows_per_second"] == 24.5
+    assert record["payload"]["run"]["stages"][0]["rows_per_second"] == 50.0
+    json.dumps(record)  # serializable as it is
+
+
+def test_marker_files_are_read_through_the_filesystem(spark: SparkSession, tmp_path: Any) -> None:
+    from pipeline import io
+
+    marker = tmp_path / "_lakelab_dataset.json"
+    marker.write_text('{\n  "seed": 7\n}\n', encoding="utf-8")
+    assert json.loads(io.read_text_file(spark, str(marker))) == {"seed": 7}
+    assert io.list_names(spark, str(tmp_path)) == ["_lakelab_dataset.json"]
+    assert io.data_files(spark, str(tmp_path)) == []
