@@ -78,7 +78,7 @@ def handle(spark: Any, config: LakelabConfig, request: dict[str, Any]) -> dict[s
 
 
 def run_pipeline_request(spark: Any, config: LakelabConfig, request: dict[str, Any]) -> dict[str, Any]:
-    """Generate a small landing on MinIO, run every layer, read each table back."""
+    """Generate a small landing on MinIO, run the pipeline's layers, read each table back."""
     from datagen.config import DatagenConfig
     from datagen.generate import generate
     from pipeline import io
@@ -87,7 +87,7 @@ def run_pipeline_request(spark: Any, config: LakelabConfig, request: dict[str, A
 
     landing, warehouse = request["landing"], request["warehouse"]
     generated = generate(spark, DatagenConfig(records=request["records"], seed=7), landing, overwrite=True)
-    result = run_pipeline(spark, config, landing, warehouse)
+    result = run_pipeline(spark, config, landing, warehouse, layers=request.get("layers"))
     tables = {}
     for contract in ALL_CONTRACTS:
         path = contract.path(warehouse)
