@@ -240,3 +240,17 @@ def test_empty_manifest_is_an_empty_file(spark: SparkSession, tmp_path: Path) ->
     )
     assert (tmp_path / "_manifest" / "dirty.jsonl").read_text() == ""
     assert sorted(p.name for p in (tmp_path / "_manifest").iterdir()) == ["dirty.jsonl"]
+
+
+def test_touches_precede_closes_so_attribution_has_work(landed: dict[str, list[LandedRow]]) -> None:
+    contact_account = {r.parsed["Id"]: r.parsed["AccountId"] for r in landed["crm.contact"] if r.parsed}
+    touches: dict[str, list[str]] = {}
+    for row in landed["crm.campaign_member"]:
+        member = row.parsed
+        if member and member["ContactId"] in contact_account and member["FirstRespondedDate"]:
+            touches.setdefault(contact_account[member["ContactId"]], []).append(member["FirstRespondedDate"])
+    opportunities = [r.parsed for r in landed["crm.opportunity"] if r.parsed and r.parsed["CloseDate"]]
+    attributable = [
+        o for o in opportunities if any(day < o["CloseDate"] for day in touches.get(o["AccountId"], []))
+    ]
+    assert len(attributable) > len(opportunities) / 4
