@@ -144,12 +144,16 @@ def performance_findings(stats: Sequence[PointStats]) -> list[str]:
         small, large = ends
         if small is not None and large is not None and small.median_records_per_second > 0:
             growth = large.median_records_per_second / small.median_records_per_second
+            data_ratio = large.scale / small.scale
             lines.append(
                 f"The baseline's throughput went from {small.median_records_per_second:,.0f} records/s at "
                 f"{small.scale:,} records to {large.median_records_per_second:,.0f} at {large.scale:,} "
                 f"({growth:.1f}× for {large.scale / small.scale:g}× the data): "
                 + (
-                    "fixed per-run costs (job scheduling, Delta commits) dominate the smaller data set."
+                    "the larger data set took less wall time than the smaller one, which no cost model "
+                    "explains: machine load or warm-up moved these figures; repeat before concluding."
+                    if growth > data_ratio
+                    else "fixed per-run costs (job scheduling, Delta commits) dominate the smaller data set."
                     if growth > 1.5
                     else "the job scales roughly linearly over this range."
                     if growth >= 1 / 1.5
@@ -174,11 +178,12 @@ def performance_findings(stats: Sequence[PointStats]) -> list[str]:
         )
     else:
         lines.append("No point spilled to disk: execution memory was not the constraint at this scale.")
-    gc_share = max(points, key=lambda s: s.median_gc_seconds / max(s.median_cpu_seconds, 1e-9))
-    if gc_share.median_cpu_seconds > 0:
-        gc_percent = gc_share.median_gc_seconds / gc_share.median_cpu_seconds * 100
+    gc_share = max(points, key=lambda s: s.median_gc_seconds / max(s.median_run_seconds, 1e-9))
+    if gc_share.median_run_seconds > 0:
+        gc_percent = gc_share.median_gc_seconds / gc_share.median_run_seconds * 100
         lines.append(
-            f"Garbage collection took at most {gc_percent:.0f}% of executor CPU time (`{gc_share.point}`)."
+            f"Garbage collection took at most {gc_percent:.0f}% of executor run time "
+            f"(`{gc_share.point}`); both are wall time inside tasks, so CPU contention inflates both."
         )
     return lines
 

@@ -110,6 +110,7 @@ class PointStats:
     stage_median_seconds: dict[str, float]
     median_cpu_seconds: float
     median_gc_seconds: float
+    median_run_seconds: float
     median_shuffle_bytes: float
     median_spill_bytes: float
     median_peak_rss_bytes: float
@@ -183,6 +184,9 @@ def point_stats(sweep: Sweep, cost: CostAssumptions) -> list[PointStats]:
                 stage_median_seconds={layer: _median(values) for layer, values in layers.items()},
                 median_cpu_seconds=_median([r["task_metrics"]["executor_cpu_time_ms"] / 1000 for r in ok]),
                 median_gc_seconds=_median([r["task_metrics"]["jvm_gc_time_ms"] / 1000 for r in ok]),
+                median_run_seconds=_median(
+                    [r["task_metrics"].get("executor_run_time_ms", 0) / 1000 for r in ok]
+                ),
                 median_shuffle_bytes=_median([float(r["task_metrics"]["shuffle_write_bytes"]) for r in ok]),
                 median_spill_bytes=_median(
                     [
