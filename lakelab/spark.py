@@ -9,6 +9,7 @@ S3A and the Prometheus endpoints are configured here and nowhere else.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -72,7 +73,8 @@ def s3a_conf(s3: S3Config) -> dict[str, str]:
         # Fail fast when the store is down instead of retrying for minutes.
         "spark.hadoop.fs.s3a.attempts.maximum": "3",
         "spark.hadoop.fs.s3a.retry.limit": "3",
-        "spark.hadoop.fs.s3a.connection.establish.timeout": "5s",
+        # Hadoop raises anything under 15s to 15s, with a warning.
+        "spark.hadoop.fs.s3a.connection.establish.timeout": "15s",
         "spark.hadoop.fs.s3a.connection.timeout": "30s",
         # Delta needs a LogStore that knows S3 has no atomic rename (single driver).
         "spark.delta.logStore.s3a.impl": "io.delta.storage.S3SingleDriverLogStore",
@@ -130,6 +132,9 @@ def get_session(
             could not be fetched); the message says what to do.
     """
     jvm.check_java()
+    # Executors start Python workers (UDFs, pandas) with PYSPARK_PYTHON, not with this
+    # interpreter; on a standalone cluster the system python3 lacks pyspark and pyarrow.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
