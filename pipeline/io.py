@@ -226,13 +226,24 @@ def overwrite(df: DataFrame, path: str) -> None:
     df.write.format("delta").mode("overwrite").option("overwriteSchema", "false").save(path)
 
 
+def newer_sql(order: Sequence[str], new: str = "s", old: str = "t") -> str:
+    """SQL: row `new` sorts after row `old` on the `order` columns (lexicographically)."""
+    clauses = []
+    for i, column in enumerate(order):
+        equal = [f"{new}.`{c}` = {old}.`{c}`" for c in order[:i]]
+        clauses.append("(" + " AND ".join([*equal, f"{new}.`{column}` > {old}.`{column}`"]) + ")")
+    return " OR ".join(clauses)
+
+
 def merge_latest(
-    spark: SparkSession, updates: DataFrame, path: str, key: Sequence[str], updated_at: str
+    spark: SparkSession, updates: DataFrame, path: str, key: Sequence[str], order: Sequence[str]
 ) -> None:
     """Upsert one row per key: insert new keys; update only when the incoming row is newer.
 
-    The `updated_at` guard is what keeps a late-arriving older version from overwriting
-    a newer one, and what makes re-merging the same rows change nothing.
+    `order` is the version order (update time, then batch, then record hash), the same
+    one `latest_per_key` folds a batch range with, so merging batch by batch and merging
+    them all at once end alike. The guard keeps a late-arriving older version from
+    overwriting a newer one, and makes re-merging the same rows change nothing.
     """
     from delta.tables import DeltaTable
 
@@ -241,7 +252,7 @@ def merge_latest(
         DeltaTable.forPath(spark, path)
         .alias("t")
         .merge(updates.alias("s"), condition)
-        .whenMatchedUpdateAll(condition=f"s.`{updated_at}` > t.`{updated_at}`")
+        .whenMatchedUpdateAll(condition=newer_sql(order))
         .whenNotMatchedInsertAll()
         .execute()
     )

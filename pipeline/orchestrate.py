@@ -57,7 +57,7 @@ from pipeline.quality import (
     tally,
 )
 from pipeline.result import PipelineError, PipelineRunResult, StageResult
-from pipeline.silver import latest_per_key, silver_columns, to_silver
+from pipeline.silver import latest_per_key, silver_columns, to_silver, version_order
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -537,7 +537,7 @@ def _silver_table(
     latest = latest_per_key(accepted_rows(evaluated, silver_columns(table)), table.key, table.updated_at)
     path = run.ensure(table)
     run.progress(f"silver {table.name:<22}: MERGE into {path}")
-    io.merge_latest(run.spark, latest, path, table.key, table.updated_at)
+    io.merge_latest(run.spark, latest, path, table.key, version_order(table.updated_at))
     warned = {c.rule: c.rows_failed for c in counts.counts if c.action == "warn" and c.rows_failed}
     detail = f"{counts.accepted - counts.accepted_keys:,} older or duplicate versions folded"
     if warned:

@@ -63,13 +63,21 @@ def to_silver(
     return silver
 
 
+def version_order(updated_at: str) -> tuple[str, str, str]:
+    """How versions of a key are ordered: update time, then the later batch, then record hash.
+
+    Shared by `latest_per_key` and the MERGE guard, so both pick the same winner.
+    """
+    return (updated_at, BATCH_ID, RECORD_HASH)
+
+
 def latest_per_key(rows: DataFrame, key: Sequence[str], updated_at: str) -> DataFrame:
     """The newest version of each key; ties (exact duplicates) keep one row, deterministically."""
     from pyspark.sql import Window
     from pyspark.sql import functions as sf
 
     order = Window.partitionBy(*key).orderBy(
-        sf.col(updated_at).desc_nulls_last(), sf.col(BATCH_ID).desc(), sf.col(RECORD_HASH).desc()
+        *[sf.col(c).desc_nulls_last() for c in version_order(updated_at)]
     )
     return rows.withColumn("__rank", sf.row_number().over(order)).where("__rank = 1").drop("__rank")
 
@@ -79,4 +87,4 @@ def silver_columns(contract: TableContract) -> list[str]:
     return list(contract.column_names)
 
 
-__all__ = ["LINEAGE_COLUMNS", "latest_per_key", "silver_columns", "to_silver"]
+__all__ = ["LINEAGE_COLUMNS", "latest_per_key", "silver_columns", "to_silver", "version_order"]

@@ -528,3 +528,36 @@ def test_marker_files_are_read_through_the_filesystem(spark: SparkSession, tmp_p
     assert json.loads(io.read_text_file(spark, str(marker))) == {"seed": 7}
     assert io.list_names(spark, str(tmp_path)) == ["_lakelab_dataset.json"]
     assert io.data_files(spark, str(tmp_path)) == []
+
+
+def test_merge_latest_batch_by_batch_equals_all_at_once(spark: SparkSession, tmp_path: Any) -> None:
+    from delta.tables import DeltaTable
+
+    from pipeline import io
+    from pipeline.silver import version_order
+
+    schema = "k int, v string, updated_at timestamp, _batch_id int, _record_hash string"
+    t0, t1 = dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1)
+    batch0 = [(1, "a0", t1, 0, "h1"), (2, "b0", t0, 0, "h2"), (3, "c0", t0, 0, "h3")]
+    # Key 1: a late, older version. Key 2: same time, later batch (it wins). Key 4: new.
+    batch1 = [(1, "a-late", t0, 1, "h4"), (2, "b1", t0, 1, "h5"), (4, "d1", t0, 1, "h6")]
+    path = str(tmp_path / "t")
+    DeltaTable.createIfNotExists(spark).location(path).addColumns(
+        spark.createDataFrame([], schema).schema
+    ).execute()
+    for batch in (batch0, batch1):
+        rows = latest_per_key(spark.createDataFrame(batch, schema), ["k"], "updated_at")
+        io.merge_latest(spark, rows, path, ["k"], version_order("updated_at"))
+    merged = {r["k"]: r["v"] for r in io.read_table(spark, path).collect()}
+    at_once = {
+        r["k"]: r["v"]
+        for r in latest_per_key(spark.createDataFrame(batch0 + batch1, schema), ["k"], "updated_at").collect()
+    }
+    assert merged == at_once == {1: "a0", 2: "b1", 3: "c0", 4: "d1"}
+    version = io.table_version(spark, path)
+    io.merge_latest(spark, spark.createDataFrame(batch1, schema), path, ["k"], version_order("updated_at"))
+    assert {r["k"]: r["v"] for r in io.read_table(spark, path).collect()} == merged
+    history = DeltaTable.forPath(spark, path).history(1).collect()[0]
+    assert io.table_version(spark, path) == version + 1
+    assert history["operationMetrics"]["numTargetRowsUpdated"] == "0"
+    assert history["operationMetrics"]["numTargetRowsInserted"] == "0"
