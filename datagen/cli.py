@@ -117,7 +117,10 @@ def run(config: Any, args: argparse.Namespace) -> int:
     from lakelab.spark import get_session
 
     print_plan(plan_dataset(config.datagen))
-    spark = get_session(config, app_name="lakelab-generate")
+    # Our own per-table progress lines; Spark's console bar would garble them.
+    spark = get_session(
+        config, app_name="lakelab-generate", extra_conf={"spark.ui.showConsoleProgress": "false"}
+    )
     summary = generate(spark, config.datagen, landing, progress=print, overwrite=args.overwrite)
     if not summary.already_complete:
         print_summary(summary)
