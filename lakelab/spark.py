@@ -106,6 +106,8 @@ def session_conf(
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.port": str(spark.ui_port),
         "spark.sql.session.timeZone": "UTC",
+        # lakelab prints its own per-stage lines; Spark's console bar would interleave with them.
+        "spark.ui.showConsoleProgress": "false",
         "spark.jars.packages": ",".join(jvm.spark_packages()),
         "spark.jars.excludes": ",".join(jvm.EXCLUDED_PACKAGES),
         "spark.jars.ivy": str(ivy_dir()),
