@@ -65,3 +65,8 @@ def test_config_is_frozen() -> None:
     config = parse_config({})
     with pytest.raises(Exception, match="frozen"):
         config.spark.master = "x"  # type: ignore[misc]
+
+
+def test_example_config_lists_every_key_at_its_default() -> None:
+    example = Path(__file__).resolve().parent.parent / "lakelab.example.toml"
+    assert load_config(example) == parse_config({})
