@@ -38,12 +38,7 @@ def resolve_jars() -> float:
         [sys.executable, "-c", _RESOLVE_SCRIPT], capture_output=True, text=True, check=False
     )
     if result.returncode != 0 or "delta-ok" not in result.stdout:
-        lines = [
-            line
-            for line in (result.stderr + result.stdout).splitlines()
-            if any(word in line for word in ("unresolved", "not found", "UnknownHost", "error", "Error"))
-        ]
-        reason = lines[0].strip() if lines else "see `python -c` output above"
+        reason = _first_reason((result.stderr + result.stdout).splitlines())
         from lakelab.errors import UserError
 
         raise UserError(
@@ -51,6 +46,20 @@ def resolve_jars() -> float:
             f"{reason}; check that Maven Central (repo1.maven.org) is reachable"
         )
     return time.perf_counter() - started
+
+
+# Ivy tries several repositories, so "not found" from one of them is normal; the line
+# that names the unresolved artifact is the one that explains a failure.
+_REASON_MARKERS = ("unresolved dependency", "UnknownHost", "Connection refused", "Error", "error")
+
+
+def _first_reason(lines: list[str]) -> str:
+    """The most telling line of the resolver's output."""
+    for marker in _REASON_MARKERS:
+        for line in lines:
+            if marker in line:
+                return line.strip()
+    return "no resolver output; run the session start by hand to see it"
 
 
 def run(config: Any, args: argparse.Namespace) -> int:

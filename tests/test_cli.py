@@ -46,3 +46,15 @@ def test_bad_config_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captu
     err = capsys.readouterr().err
     assert err.startswith(f"lakelab: error: {config}: sweep.repeats:")
     assert err.count("\n") == 1
+
+
+def test_jar_failure_reason_prefers_the_unresolved_artifact() -> None:
+    from lakelab.setup_cmd import _first_reason
+
+    lines = [
+        "Host repos.spark-packages.org not found. url=https://repos.spark-packages.org/x.pom",
+        "Exception in thread main: [unresolved dependency: io.delta#delta-spark_4.2_2.13;9.9.9: not found]",
+    ]
+    assert _first_reason(lines).endswith(
+        "[unresolved dependency: io.delta#delta-spark_4.2_2.13;9.9.9: not found]"
+    )
