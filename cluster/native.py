@@ -28,7 +28,7 @@ import requests
 
 from cluster import s3
 from cluster.scrape import write_native_config
-from cluster.state import StateDir, process_if_alive
+from cluster.state import StateDir, group_members, process_if_alive
 from lakelab.config import LakelabConfig
 from lakelab.errors import UserError
 from lakelab.paths import bin_dir
@@ -462,17 +462,6 @@ def up(config: LakelabConfig, progress: Callable[[str], None] = print) -> list[S
     return status(config)
 
 
-def _group_members(pgid: int) -> list[psutil.Process]:
-    members = []
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) == pgid:
-                members.append(process)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return members
-
-
 def stop_service(config: LakelabConfig, name: str, sig: int = signal.SIGTERM, grace_s: float = 15.0) -> bool:
     """Stop one service and every process in its group; True when something was running."""
     state = StateDir(config.cluster)
@@ -486,7 +475,7 @@ def stop_service(config: LakelabConfig, name: str, sig: int = signal.SIGTERM, gr
             pgid = os.getpgid(process.pid)
         except ProcessLookupError:
             pgid = None
-        members = _group_members(pgid) if pgid is not None else [process]
+        members = group_members(pgid) if pgid is not None else [process]
         for member in members:
             with contextlib.suppress(psutil.NoSuchProcess):
                 member.send_signal(sig)

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from cluster.state import StateDir, process_if_alive
+from cluster.state import StateDir, group_members, process_if_alive
 from lakelab.config import LakelabConfig
 
 
@@ -41,14 +41,7 @@ def _group(pid: int) -> list[psutil.Process]:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         return []
-    members = []
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) == pgid:
-                members.append(process)
-        except (ProcessLookupError, psutil.NoSuchProcess):
-            continue
-    return members
+    return group_members(pgid)
 
 
 def _native_sample(config: LakelabConfig, interval_s: float) -> dict[str, ServiceResources]:

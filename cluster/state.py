@@ -16,6 +16,7 @@ One folder (`cluster.state_dir`) holds everything a running lab leaves on disk, 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,3 +112,15 @@ def process_if_alive(record: PidRecord) -> psutil.Process | None:
         return process
     except psutil.NoSuchProcess:
         return None
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Every live process in process group `pgid` (a service and the children it started)."""
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid:
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return members
