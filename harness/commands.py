@@ -47,18 +47,6 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
     return grid
 
 
-# Spark's console progress bar interleaves with the harness's own per-stage lines.
-QUIET_CONF = {"spark.ui.showConsoleProgress": "false"}
-# The demo's data set is small and the machine has few cores: Delta's log replay would
-# otherwise run 50 tasks per table snapshot (its default) for a few kilobytes of log.
-DEMO_CONF = {"spark.databricks.delta.snapshotPartitions": "2"}
-
-
-def session_extra(config: LakelabConfig, defaults: dict[str, str]) -> dict[str, str]:
-    """`defaults` for the session, except where the config's `[spark.conf]` says otherwise."""
-    return {key: value for key, value in defaults.items() if key not in config.spark.conf}
-
-
 def _print(line: str) -> None:
     print(line, flush=True)
 
@@ -129,9 +117,7 @@ def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     landings = {scale: f"{args.landing_root.rstrip('/')}/records-{scale}" for scale in config.sweep.scales}
     runs = len(expand_grid(config.sweep.grid)) * len(config.sweep.scales) * config.sweep.repeats
     with exporter_hooks(args.exporter_port) as (on_run, exporter):
-        spark = get_session(
-            config, app_name=f"{config.spark.app_name}-sweep", extra_conf=session_extra(config, QUIET_CONF)
-        )
+        spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
         if exporter is not None:
             exporter.sweep_started(runs)
         summary = run_sweep(spark, config, landings, args.work_dir, results, progress=_print, on_run=on_run)
@@ -207,7 +193,6 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
         spark = get_session(
             config,
             app_name=f"{config.spark.app_name}-demo",
-            extra_conf=session_extra(config, {**QUIET_CONF, **DEMO_CONF}),
         )
         info = workload.prepare(spark, config, landing, records, _print)
         _print(

@@ -35,6 +35,16 @@ METRICS_CONF = {
     "spark.metrics.appStatusSource.enabled": "true",
 }
 
+# Spark's and Delta's defaults are sized for data-centre clusters: 200 shuffle partitions and
+# 50 tasks for every Delta log replay ("Filtering files for query", "Compute snapshot").
+# On 2 cores at 100k records those tiny tasks were most of a pipeline run (428 s against
+# 161 s with these values; docs/performance-tuning.md has the sweep). `[spark.conf]` and
+# sweep settings override them.
+LAB_DEFAULTS = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.databricks.delta.snapshotPartitions": "4",
+}
+
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -112,6 +122,7 @@ def session_conf(
         "spark.jars.excludes": ",".join(jvm.EXCLUDED_PACKAGES),
         "spark.jars.ivy": str(ivy_dir()),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        **LAB_DEFAULTS,
         **DELTA_CONF,
         **METRICS_CONF,
     }
