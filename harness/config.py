@@ -44,7 +44,8 @@ class SweepConfig(StrictModel):
     # Unrecorded runs of the baseline point before the sweep, so JIT and class loading do not
     # land on whichever point happens to run first.
     warmup: int = Field(default=0, ge=0)
-    # Which pipeline layers each run executes (every run starts from an empty warehouse).
+    # Which pipeline layers each run executes. Runs start from an empty warehouse, or, when the
+    # first layer is not Bronze, from a copy of the layers before it, built once per scale.
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
     # `pipeline` (the Bronze → Silver → Gold job) or `spark-aggregation` (a small Spark job).
     workload: Literal["pipeline", "spark-aggregation"] = "pipeline"

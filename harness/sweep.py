@@ -33,6 +33,7 @@ from harness.config import PIPELINE_PREFIX, SweepConfig
 from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, absolute, get_workload
 from lakelab.errors import UserError
 from lakelab.records import new_record, write_record
+from pipeline.config import ALL_LAYERS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -83,6 +84,12 @@ class RunSlot:
     scale: int
     point: int
     repeat: int
+
+
+def upstream_layers(layers: Sequence[str]) -> list[str]:
+    """The pipeline layers that run before the first of `layers` (Bronze, Silver for `gold`)."""
+    first = min(ALL_LAYERS.index(layer) for layer in layers)  # type: ignore[arg-type]
+    return list(ALL_LAYERS[:first])
 
 
 def run_order(scales: Sequence[int], points: int, repeats: int) -> list[RunSlot]:
@@ -332,6 +339,7 @@ def run_sweep(
     workload: Workload | None = None,
     progress: Progress = print,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    upstream: Mapping[int, str] | None = None,
 ) -> SweepSummary:
     """Run `config.sweep` and write one `sweep_run` record per run plus a `sweep_summary`.
 
@@ -344,6 +352,9 @@ def run_sweep(
         workload: what to run (default: `config.sweep.workload`).
         progress: called with one line per step.
         on_run: called with each run's record payload (e.g. to feed a metrics exporter).
+        upstream: per scale, a local warehouse that already holds the layers before
+            `sweep.layers` (e.g. Bronze and Silver for a Gold-only sweep); built once per
+            scale into the sweep's work folder when not given.
 
     Raises:
         UserError: a bad grid value or a scale without landing, before any run starts.
@@ -378,8 +389,26 @@ def run_sweep(
         progress(f"[landing] {scale:,} records at {landings[scale]}")
         landing_infos[scale] = workload.prepare(spark, config, landings[scale], scale, progress)
 
+    before = upstream_layers(sweep.layers) if workload.uses_layers else []
+    bases: dict[int, Path] = {}
+    for scale in sweep.scales if before else []:
+        if upstream and scale in upstream:
+            bases[scale] = Path(absolute(upstream[scale]))
+            progress(f"[upstream] {', '.join(before)} at {scale:,} records: reusing {bases[scale]}")
+            continue
+        bases[scale] = run_root / f"upstream-{scale}"
+        progress(f"[upstream] {', '.join(before)} at {scale:,} records, built once (not measured)")
+        upstream_started = time.perf_counter()
+        workload.run(
+            spark, config, landings[scale], str(bases[scale]), before, lambda line: progress("  " + line)
+        )
+        progress(f"[upstream] built in {time.perf_counter() - upstream_started:.1f}s")
+
     def execute(slot: RunSlot, warehouse: Path, prefix: str) -> dict[str, Any]:
         plan = plans[slot.point]
+        if slot.scale in bases:
+            # Each run starts from the same upstream layers; copying them is not measured.
+            shutil.copytree(bases[slot.scale], warehouse)
         indent: Progress = lambda line: progress(f"{prefix}  {line}")  # noqa: E731
         if plan.needs_restart:
             return run_in_child(
@@ -432,6 +461,7 @@ def run_sweep(
             "is_baseline": slot.point == baseline_index,
             "workload": workload.name,
             "layers": list(sweep.layers) if workload.uses_layers else [],
+            "upstream_layers": before,
         }
         try:
             measured = execute(slot, warehouse, prefix)
@@ -471,6 +501,7 @@ def run_sweep(
         "repeats": sweep.repeats,
         "warmup": sweep.warmup,
         "layers": list(sweep.layers) if workload.uses_layers else [],
+        "upstream_layers": before,
         # Records are written with sorted keys, so the axis order is kept as a list.
         "axes": list(sweep.grid),
         "grid": {key: list(values) for key, values in sweep.grid.items()},

@@ -11,7 +11,7 @@ import pytest
 from harness.measure import TaskMetrics, summarize_stages, table_footprint
 from harness.report import cost_from, render_report
 from harness.results import load_sweeps
-from harness.sweep import RUN_KIND, SUMMARY_KIND, plan_point, run_sweep
+from harness.sweep import RUN_KIND, SUMMARY_KIND, plan_point, run_sweep, upstream_layers
 from harness.workloads import PipelineWorkload, SparkAggregationWorkload
 from lakelab.config import LakelabConfig, parse_config
 from lakelab.errors import UserError
@@ -145,13 +145,13 @@ def _pipeline_ready() -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not _pipeline_ready(), reason="datagen.generate and pipeline.orchestrate not there yet")
 def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> None:
-    # Bronze only: the harness is under test here, not the pipeline (its own tests run every
-    # layer), and on two shared cores each Delta table costs seconds of fixed overhead.
+    # Gold only: Bronze and Silver are built once (not measured) and every run starts from a
+    # copy of them, the way the demo sweeps.
     config = sweep_config(
         {
             "scales": [2_000],
             "repeats": 1,
-            "layers": ["bronze"],
+            "layers": ["gold"],
             "grid": {"spark.sql.shuffle.partitions": ["2", "4"]},
         },
         datagen={"records": 2_000, "batches": 0},
@@ -163,13 +163,24 @@ def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> 
     assert summary.failed_runs == 0
     sweep = load_sweeps(tmp_path / "results")[0]
     assert len(sweep.runs) == 2
+    assert sweep.summary["payload"]["upstream_layers"] == ["bronze", "silver"]
+    outputs = []
     for run in sweep.runs:
         payload = run["payload"]
-        assert payload["reconciled"] is True
-        assert {stage["layer"] for stage in payload["stages"]} == {"bronze"}
-        assert sum(stage["rows_in"] for stage in payload["stages"]) > 0
-        assert payload["output_files"] > 0
+        assert payload["upstream_layers"] == ["bronze", "silver"]
+        assert {stage["layer"] for stage in payload["stages"]} == {"gold"}
+        assert {stage["table"] for stage in payload["stages"]} >= {"revenue_attribution", "customer_360"}
+        assert all(stage["rows_out"] > 0 for stage in payload["stages"])
+        outputs.append({stage["table"]: stage["rows_out"] for stage in payload["stages"]})
+    # Both runs rebuilt Gold from the same Silver, so they wrote the same rows.
+    assert outputs[0] == outputs[1]
     landing = sweep.summary["payload"]["landings"][0]
     assert landing["generated"] is True and landing["detail"]["rows"] > 0
     report = render_report(sweep, tmp_path / "report", cost_from(sweep, None, None))
     assert "| 2,000 | `shuffle.partitions=4` | 1/1 |" in report.read_text()
+
+
+def test_upstream_layers_are_the_layers_before_the_first_swept() -> None:
+    assert upstream_layers(["gold"]) == ["bronze", "silver"]
+    assert upstream_layers(["silver", "gold"]) == ["bronze"]
+    assert upstream_layers(["bronze", "silver", "gold"]) == []
