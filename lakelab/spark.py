@@ -164,4 +164,21 @@ def get_session(
             "run `lakelab setup` to see the resolver's output"
         ) from None
     session.sparkContext.setLogLevel(config.spark.log_level)
+    _quiet_known_warnings(session)
     return session
+
+
+def _quiet_known_warnings(session: SparkSession) -> None:
+    """Silence warnings about choices lakelab made on purpose.
+
+    Gold's RFM quintiles rank all customers at once (`ntile` over an unpartitioned window):
+    one partition is the definition, not an accident, and Spark would otherwise print
+    "No Partition Defined for Window operation!" a dozen times per run.
+    """
+    jvm = session._jvm
+    if jvm is None:
+        return
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.window.WindowExec", log4j.Level.ERROR
+    )
