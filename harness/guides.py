@@ -27,6 +27,7 @@ from harness.report import (
     resources_table,
     results_table,
     stages_table,
+    start_text,
 )
 from harness.results import CostAssumptions, PointStats, Sweep, load_sweeps, point_stats
 from harness.sweep import short_key
@@ -64,7 +65,11 @@ SETTING_NOTES = {
     ),
     "pipeline.partition_facts_by_date": (
         "Partition fact tables by day (`dt`): prunes reads by date, but multiplies files when "
-        "each day holds little data."
+        "each day holds little data (at 100k records, 1,095 files of about 15 orders each)."
+    ),
+    "spark.databricks.delta.snapshotPartitions": (
+        "Tasks Delta uses to replay a table's transaction log when it builds a snapshot (every "
+        "read, MERGE and commit; default 50). Small logs need one or two."
     ),
     "pipeline.optimize_write": (
         "Delta optimized writes: one extra shuffle before the write so each partition gets "
@@ -244,7 +249,7 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
         f"- {', '.join(f'{s:,}' for s in payload['scales'])} records; "
         f"{payload['repeats']} repeats per point, "
         f"{order_text(payload)}; layers {', '.join(payload['layers']) or 'n/a'}; "
-        "each run into an empty warehouse",
+        f"{start_text(payload)}",
         *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",
         "What the figures say:",
@@ -330,6 +335,22 @@ Settings Spark can change on a running session (`spark.conf.isModifiable`) are s
 settings that need a new JVM (`spark.driver.memory`, `spark.executor.cores`, ...) run each of
 their runs in a fresh session in a child process; `pipeline.*` keys change the pipeline's
 physical design for the run.
+
+## lakelab's defaults, and why
+
+Spark's and Delta's defaults are sized for data-centre clusters; lakelab starts from values
+sized for a laptop or a small lab cluster (`lakelab/spark.py`, `[pipeline]` in lakelab.toml),
+and any of them is one `[spark.conf]` or `--set` away from being swept:
+
+| setting | Spark/Delta default | lakelab default | why |
+|---|---|---|---|
+| `spark.sql.shuffle.partitions` | 200 | 8 | a few cores; AQE still coalesces and splits from there |
+| `spark.databricks.delta.snapshotPartitions` | 50 | 4 | tasks per Delta log replay (every read, \
+MERGE and commit); the logs here are kilobytes |
+| `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \
+Delta advises partitions of about 1 GB |
+
+The sweeps below that vary these settings are the evidence.
 
 ## Measured sweeps
 """

@@ -238,6 +238,14 @@ def provenance_lines(sweep: Sweep) -> list[str]:
     ]
 
 
+def start_text(payload: dict[str, Any]) -> str:
+    """Where each run of a sweep starts: an empty warehouse, or a copy of earlier layers."""
+    upstream = payload.get("upstream_layers") or []
+    if not upstream:
+        return "every run starts from an empty warehouse"
+    return f"every run starts from a copy of the {', '.join(upstream)} tables, built once and not measured"
+
+
 def order_text(payload: dict[str, Any]) -> str:
     """How the runs were ordered, read off the summary's recorded order."""
     order = payload["order"]
@@ -410,8 +418,8 @@ def render_report(
         f"- scales: {', '.join(f'{s:,}' for s in payload['scales'])} records; {payload['repeats']} repeat(s) "
         f"per point, {order_text(payload)}; "
         f"{payload['warmup']} warm-up run(s) not recorded",
-        f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; every run starts "
-        "from an empty warehouse and reads the same landing",
+        f"- layers per run: {', '.join(payload['layers']) or 'n/a (not the pipeline)'}; "
+        f"{start_text(payload)} and reads the same landing",
         f"- {len(sweep.runs)} runs, {payload['failed_runs']} failed, {payload['seconds']:.0f} s in all",
         *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",

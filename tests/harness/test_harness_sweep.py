@@ -177,7 +177,9 @@ def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> 
     landing = sweep.summary["payload"]["landings"][0]
     assert landing["generated"] is True and landing["detail"]["rows"] > 0
     report = render_report(sweep, tmp_path / "report", cost_from(sweep, None, None))
-    assert "| 2,000 | `shuffle.partitions=4` | 1/1 |" in report.read_text()
+    text = report.read_text()
+    assert "| 2,000 | `shuffle.partitions=4` | 1/1 |" in text
+    assert "every run starts from a copy of the bronze, silver tables, built once" in text
 
 
 def test_upstream_layers_are_the_layers_before_the_first_swept() -> None:
