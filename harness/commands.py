@@ -176,8 +176,9 @@ def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
 def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab demo`: data set, one pipeline run, a tiny sweep, a report; prints where it is."""
     from harness.sweep import expand_grid, run_sweep
-    from harness.workloads import PipelineWorkload, absolute
+    from harness.workloads import PipelineWorkload
     from lakelab.config import with_overrides
+    from lakelab.paths import absolute
     from lakelab.spark import get_session
     from pipeline.result import PipelineError
 

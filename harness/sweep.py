@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from harness.config import PIPELINE_PREFIX, SweepConfig
-from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, absolute, get_workload
+from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, get_workload
 from lakelab.errors import UserError
+from lakelab.paths import absolute
 from lakelab.records import new_record, write_record
 from pipeline.config import ALL_LAYERS
 

@@ -211,11 +211,6 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
 }
 
 
-def absolute(path: str) -> str:
-    """A local path made absolute (Delta's table builder rejects relative locations); URIs as given."""
-    return path if is_remote(path) else str(Path(path.removeprefix("file://")).resolve())
-
-
 def get_workload(name: str) -> Workload:
     """The workload called `name`, or a UserError listing the known ones."""
     try:

@@ -27,3 +27,8 @@ def bin_dir() -> Path:
 def is_remote(path: str) -> bool:
     """True for object-store URIs (s3a://, s3://) rather than local paths."""
     return "://" in path and not path.startswith("file://")
+
+
+def absolute(path: str) -> str:
+    """A local path made absolute (Delta's table builder rejects relative locations); URIs as given."""
+    return path if is_remote(path) else str(Path(path.removeprefix("file://")).resolve())

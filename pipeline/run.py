@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from lakelab.errors import UserError
+from lakelab.paths import absolute
 from pipeline.config import ALL_LAYERS
 from pipeline.result import PipelineError, PipelineRunResult, StageResult
 
@@ -65,4 +66,5 @@ def run_pipeline(
     from pipeline.orchestrate import execute
 
     selected = parse_layers(layers, config.pipeline.layers)
-    return execute(spark, config, landing, warehouse, selected, progress or (lambda _line: None))
+    say = progress or (lambda _line: None)
+    return execute(spark, config, absolute(landing), absolute(warehouse), selected, say)

@@ -70,3 +70,14 @@ def test_config_is_frozen() -> None:
 def test_example_config_lists_every_key_at_its_default() -> None:
     example = Path(__file__).resolve().parent.parent / "lakelab.example.toml"
     assert load_config(example) == parse_config({})
+
+
+def test_absolute_resolves_local_paths_and_keeps_uris(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakelab.paths import absolute
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute("data/wh") == str(tmp_path / "data" / "wh")
+    assert absolute(f"file://{tmp_path}/x") == str(tmp_path / "x")
+    assert absolute("s3a://lakelab/warehouse") == "s3a://lakelab/warehouse"

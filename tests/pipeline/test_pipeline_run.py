@@ -217,12 +217,17 @@ def test_landing_without_complete_batch_ingests_nothing(spark: SparkSession, tmp
     assert not (tmp_path / "wh").exists()
 
 
-def test_empty_batch_is_logged_and_reconciles(spark: SparkSession, tmp_path: Path) -> None:
-    landing = tmp_path / "landing"
+def test_empty_batch_is_logged_and_reconciles(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Relative paths, as a user types them: Delta's table builder needs absolute ones.
+    monkeypatch.chdir(tmp_path)
+    landing = Path("landing")
     (landing / BATCH_MARKERS).mkdir(parents=True)
     (landing / BATCH_MARKERS / "0000.json").write_text(json.dumps({"batch": 0}))
-    warehouse = str(tmp_path / "wh")
+    warehouse = "wh"
     result = run_pipeline(spark, pipeline_config(), str(landing), warehouse, ["bronze", "silver"])
+    assert (tmp_path / "wh" / "_ops" / "run_log" / "_delta_log").is_dir()
     tables = [s for s in result.stages if not s.table.startswith("(")]
     assert len(tables) == 18
     assert all((s.rows_in, s.rows_out, s.rows_quarantined) == (0, 0, 0) for s in tables)
