@@ -397,9 +397,10 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
         parsed = to_bronze_json(lines, source, params, added)
         evaluated = evaluate_rules(parsed, table.rules).persist(StorageLevel.MEMORY_AND_DISK)
     _stop_on_fail_rules("bronze", table.name, counts.counts)
+    # Before `ensure`: a table this run creates holds no batch, and reading it costs a Delta scan.
+    held = _held_batches(run, table.path(run.warehouse), BATCH_ID, batch_from)
     path = run.ensure(table)
     accepted = accepted_rows(evaluated, bronze_columns(source, added))
-    held = _held_batches(run, path, BATCH_ID, batch_from)
     if held:
         run.note(f"bronze.{table.name} already holds batches {held}: not written again")
         accepted = accepted.where(~sf.col(BATCH_ID).isin(held))
