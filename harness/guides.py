@@ -344,7 +344,8 @@ and any of them is one `[spark.conf]` or `--set` away from being swept:
 
 | setting | Spark/Delta default | lakelab default | why |
 |---|---|---|---|
-| `spark.sql.shuffle.partitions` | 200 | 8 | a few cores; AQE still coalesces and splits from there |
+| `spark.sql.shuffle.partitions` | 200 | 8 | a few cores; at 100k records 2 and 8 are within noise, \
+8 leaves room for 10M-100M; AQE still coalesces and splits from there |
 | `spark.databricks.delta.snapshotPartitions` | 50 | 4 | tasks per Delta log replay (every read, \
 MERGE and commit); the logs here are kilobytes |
 | `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \

@@ -37,9 +37,9 @@ METRICS_CONF = {
 
 # Spark's and Delta's defaults are sized for data-centre clusters: 200 shuffle partitions and
 # 50 tasks for every Delta log replay ("Filtering files for query", "Compute snapshot").
-# On 2 cores at 100k records those tiny tasks were most of a pipeline run (428 s against
-# 161 s with these values; docs/performance-tuning.md has the sweep). `[spark.conf]` and
-# sweep settings override them.
+# On 2 cores at 100k records those tiny tasks were most of a pipeline run: 4 snapshot
+# partitions ran it in 176 s against 345 s with 50 (medians of 2; docs/performance-tuning.md,
+# sweep 3). `[spark.conf]` and sweep settings override them.
 LAB_DEFAULTS = {
     "spark.sql.shuffle.partitions": "8",
     "spark.databricks.delta.snapshotPartitions": "4",
