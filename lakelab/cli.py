@@ -67,6 +67,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def spark_failure(error: BaseException) -> str | None:
+    """One line for a failure inside Spark's JVM (with a hint for the common one), else None.
+
+    py4j's own message is a multi-page Java stack trace, or "<exception str() failed>".
+    """
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if "CapturedException" in names:  # pyspark already turned the Java error into its own
+        first = (str(error).strip().splitlines() or [""])[0]
+        return f"Spark failed: {type(error).__name__}: {first}"
+    if "Py4JJavaError" not in names:
+        return None
+    java = getattr(error, "java_exception", None)
+    try:
+        text = str(java.toString()) if java is not None else ""
+        cause = java.getCause() if java is not None else None
+        while cause is not None:
+            text = str(cause.toString())
+            cause = cause.getCause()
+    except Exception:  # the JVM may be gone (killed, out of memory)
+        text = text or "the JVM stopped answering"
+    line = (text.strip().splitlines() or ["unknown Java error"])[0]
+    hint = ""
+    if "OutOfMemoryError" in line:
+        hint = "; raise [spark] driver_memory in lakelab.toml (in local mode it holds the executors too)"
+    return f"Spark failed: {line}{hint}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lakelab` console script."""
     parser = build_parser()
@@ -81,6 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"lakelab: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Exception as error:
+        summary = spark_failure(error)
+        if summary is None:
+            raise
+        print(f"lakelab: {args.command}: {summary}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("lakelab: interrupted", file=sys.stderr)
         return 130

@@ -28,7 +28,9 @@ class SparkConfig(StrictModel):
 
     master: str = "local[*]"
     app_name: str = "lakelab"
-    driver_memory: str = "2g"
+    # In local mode the executors live in the driver's JVM: 2g ran out of heap at 10M records
+    # (Bronze reading back cached blocks while earlier tables' blocks held storage memory).
+    driver_memory: str = "4g"
     executor_memory: str = "1g"
     ui_enabled: bool = True
     ui_port: int = Field(default=4040, ge=1024, le=65535)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from lakelab.cli import main
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 HEAVY_MODULES = ("pyspark", "pandas", "matplotlib", "delta", "faker", "numpy")
 
@@ -58,3 +62,23 @@ def test_jar_failure_reason_prefers_the_unresolved_artifact() -> None:
     assert _first_reason(lines).endswith(
         "[unresolved dependency: io.delta#delta-spark_4.2_2.13;9.9.9: not found]"
     )
+
+
+def test_a_failure_inside_the_jvm_is_one_line_naming_the_java_error(spark: SparkSession) -> None:
+    from py4j.protocol import Py4JJavaError
+
+    from lakelab.cli import spark_failure
+
+    jvm = spark._jvm
+    assert jvm is not None
+    # A Java error pyspark does not convert arrives as py4j's own error...
+    with pytest.raises(Py4JJavaError) as raw:
+        jvm.java.lang.Class.forName("no.such.Klass")
+    assert spark_failure(raw.value) == "Spark failed: java.lang.ClassNotFoundException: no.such.Klass"
+    # ... one it converts as one of pyspark's.
+    with pytest.raises(Exception) as converted:
+        jvm.java.lang.Integer.parseInt("forty-two")
+    assert spark_failure(converted.value) == (
+        'Spark failed: NumberFormatException: For input string: "forty-two"'
+    )
+    assert spark_failure(ValueError("not from Spark")) is None
