@@ -160,6 +160,11 @@ def write_parquet(frame: Any, path: str) -> None:
     frame.write.mode("overwrite").parquet(path)
 
 
+def write_noop(frame: Any) -> None:
+    """Run the whole plan and discard the rows (Spark's `noop` data source)."""
+    frame.write.format("noop").mode("overwrite").save()
+
+
 def median_of(repeats: int, run: Callable[[], float]) -> tuple[float, list[float]]:
     """Median and all values of `repeats` runs."""
     values = [run() for _ in range(repeats)]
@@ -204,11 +209,29 @@ def bench_scale(spark: Any, records: int, seed: int, repeats: int, scratch: Path
             write_parquet(dbldatagen_orders(spark, orders_rows, customers, seed), str(scratch / "dbl"))
         return orders_rows / took[0]
 
+    # The same rows into Spark's `noop` sink: generation alone, without the Parquet write that
+    # both generators pay alike.
+    def ours_noop() -> float:
+        with timed() as took:
+            write_noop(build_batch(spark, ctx, "snowflake.orders", 0).drop(FAULT_COLUMN))
+        return orders_rows / took[0]
+
+    def dbl_noop() -> float:
+        with timed() as took:
+            write_noop(dbldatagen_orders(spark, orders_rows, customers, seed))
+        return orders_rows / took[0]
+
     ours_rps, ours_all = median_of(runs, ours_orders)
     dbl_rps, dbl_all = median_of(runs, dbl_orders)
+    ours_noop_rps, _ = median_of(runs, ours_noop)
+    dbl_noop_rps, _ = median_of(runs, dbl_noop)
     for name in ("ours", "dbl"):
         shutil.rmtree(scratch / name, ignore_errors=True)
     print(f"  orders ({orders_rows:,} rows): ours {ours_rps:,.0f} rows/s, dbldatagen {dbl_rps:,.0f} rows/s")
+    print(
+        f"  orders, generation alone (noop sink): ours {ours_noop_rps:,.0f} rows/s, "
+        f"dbldatagen {dbl_noop_rps:,.0f} rows/s"
+    )
     return {
         "records": records,
         "repeats": runs,
@@ -235,6 +258,11 @@ def bench_scale(spark: Any, records: int, seed: int, repeats: int, scratch: Path
             "ratio": round(ours_rps / dbl_rps, 2) if dbl_rps else None,
             "ours_all": [round(v) for v in ours_all],
             "dbldatagen_all": [round(v) for v in dbl_all],
+            "noop": {
+                "ours_rows_per_second": round(ours_noop_rps),
+                "dbldatagen_rows_per_second": round(dbl_noop_rps),
+                "ratio": round(ours_noop_rps / dbl_noop_rps, 2) if dbl_noop_rps else None,
+            },
         },
         "peak_rss_bytes": {"python": peak.python, "driver_jvm": peak.children, "process_tree": peak.tree},
     }
@@ -293,13 +321,15 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'records':>12}{'ours rows/s':>14}{'orders ours':>14}{'orders dbl':>13}{'ratio':>7}"
-          f"{'accounts ours':>15}{'vs Faker':>10}{'driver RSS':>12}{'tree RSS':>10}")  # fmt: skip
+          f"{'noop ratio':>11}{'accounts ours':>15}{'vs Faker':>10}"
+          f"{'driver RSS':>12}{'tree RSS':>10}")  # fmt: skip
     for r in results:
         accounts = r["generate"]["tables"]["crm.account"]["rows_per_second"]
         rss = r["peak_rss_bytes"]
         print(
             f"{r['records']:>12,}{r['generate']['rows_per_second']:>14,}{r['orders']['ours_rows_per_second']:>14,}"
             f"{r['orders']['dbldatagen_rows_per_second']:>13,}{r['orders']['ratio']:>7}"
+            f"{r['orders']['noop']['ratio']:>11}"
             f"{accounts:>15,}{accounts / faker_rps:>9.1f}x"
             f"{rss['driver_jvm'] / 2**20:>10,.0f}MB{rss['process_tree'] / 2**20:>8,.0f}MB"
         )

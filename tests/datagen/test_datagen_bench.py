@@ -51,6 +51,10 @@ def test_bench_writes_a_well_formed_record(spark: SparkSession, tmp_path: Path) 
     assert scale["records"] == 1_000
     assert scale["generate"]["rows"] >= 1_000 and set(scale["generate"]["tables"]) >= {"crm.account"}
     assert scale["orders"]["ours_rows_per_second"] > 0 and scale["orders"]["dbldatagen_rows_per_second"] > 0
+    noop = scale["orders"]["noop"]
+    assert noop["ours_rows_per_second"] > 0 and noop["dbldatagen_rows_per_second"] > 0
+    ratio = noop["ours_rows_per_second"] / noop["dbldatagen_rows_per_second"]
+    assert abs(noop["ratio"] - ratio) <= 0.01
     assert scale["peak_rss_bytes"]["process_tree"] >= scale["peak_rss_bytes"]["python"] > 0
     assert not (tmp_path / "scratch").exists()
 
