@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 
 _PARQUET_TS = "spark.sql.parquet.outputTimestampType"
+# Warehouse unloads come in many bounded files (Snowflake's COPY INTO <location> aims at
+# 16 MB each), never one file per writer task. It matters downstream: a gzip CSV file cannot
+# be split, so a reader gets one task, and one cached block, per file.
+MAX_ROWS_PER_UNLOAD_FILE = 250_000
 
 
 class LandingFS:
@@ -139,13 +143,15 @@ def write_batch(
         previous = conf.get(_PARQUET_TS)
         conf.set(_PARQUET_TS, "TIMESTAMP_MICROS")
         try:
-            frame.drop(FAULT_COLUMN).write.mode("overwrite").parquet(path)
+            frame.drop(FAULT_COLUMN).write.mode("overwrite").option(
+                "maxRecordsPerFile", MAX_ROWS_PER_UNLOAD_FILE
+            ).parquet(path)
         finally:
             conf.set(_PARQUET_TS, previous or "INT96")
     else:
         frame.drop(FAULT_COLUMN).write.mode("overwrite").option("header", "true").option(
             "compression", "gzip"
-        ).csv(path)
+        ).option("maxRecordsPerFile", MAX_ROWS_PER_UNLOAD_FILE).csv(path)
     return path
 
 

@@ -254,3 +254,26 @@ def test_touches_precede_closes_so_attribution_has_work(landed: dict[str, list[L
         o for o in opportunities if any(day < o["CloseDate"] for day in touches.get(o["AccountId"], []))
     ]
     assert len(attributable) > len(opportunities) / 4
+
+
+@pytest.mark.parametrize("table_name", ["snowflake.order_lines", "snowflake.orders"])
+def test_unloads_come_in_files_of_bounded_rows(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table_name: str
+) -> None:
+    from pyspark.sql import functions as sf
+
+    from datagen import writer
+    from datagen.tables import FAULT_COLUMN
+
+    monkeypatch.setattr(writer, "MAX_ROWS_PER_UNLOAD_FILE", 100)
+    table = source_table(table_name)
+    columns = [sf.lit(None).cast(f.type).alias(f.name) for f in table.fields]
+    frame = spark.range(0, 1_000, 1, 2).select(*columns, sf.lit(None).cast("string").alias(FAULT_COLUMN))
+    folder = Path(writer.write_batch(writer.LandingFS(spark, str(tmp_path)), frame, table, 0, None))
+    files = [p for p in folder.iterdir() if p.name.startswith("part-")]
+    if table_name == "snowflake.order_lines":  # gzip CSV
+        rows = spark.read.option("header", "true").csv(str(folder)).count()
+    else:
+        rows = spark.read.parquet(str(folder)).count()
+    assert rows == 1_000
+    assert len(files) >= 10  # two writer tasks of 500 rows, at most 100 rows per file
