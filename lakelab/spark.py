@@ -151,8 +151,14 @@ def get_session(
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
+    conf = session_conf(config, app_name, extra_conf)
+    if SparkSession.getActiveSession() is not None:
+        # getOrCreate applies the builder's settings to a running session: lakelab's defaults
+        # must not overwrite what that session was started with (a test suite's, a sweep's).
+        chosen = {**config.spark.conf, **(extra_conf or {})}
+        conf = {key: value for key, value in conf.items() if key not in LAB_DEFAULTS or key in chosen}
     builder = SparkSession.builder
-    for key, value in session_conf(config, app_name, extra_conf).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()

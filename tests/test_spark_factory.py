@@ -75,3 +75,17 @@ def test_delta_round_trip(spark: SparkSession, tmp_path: Path) -> None:
     table = DeltaTable.forPath(spark, path)
     assert sorted(r.id for r in table.toDF().collect()) == list(range(8))
     assert table.history().count() == 2
+
+
+def test_a_second_get_session_keeps_the_running_sessions_settings(spark: SparkSession) -> None:
+    from lakelab.spark import get_session
+
+    # The suite's session runs with 2 shuffle partitions; lakelab's default is 8.
+    again = get_session(parse_config({}, "test"))
+    assert again is spark
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.databricks.delta.snapshotPartitions") == "2"
+    # A setting the caller asks for explicitly still applies.
+    get_session(parse_config({"spark": {"conf": {"spark.sql.shuffle.partitions": "3"}}}, "test"))
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "3"
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
