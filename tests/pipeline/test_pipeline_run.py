@@ -269,8 +269,9 @@ def test_zorder_columns_follow_config_and_skip_partition_columns() -> None:
     assert zorder_columns(SILVER_ORDERS, PipelineConfig()) == ("customer_id",)
     assert zorder_columns(SILVER_ORDERS, PipelineConfig(zorder=False)) == ()
     by_dt = TableContract("gold", "t", "", (), partition_by=("dt",), zorder_by=("dt", "region"))
-    assert zorder_columns(by_dt, PipelineConfig()) == ("region",)
-    assert zorder_columns(by_dt, PipelineConfig(partition_facts_by_date=False)) == ("dt", "region")
+    # Facts are not partitioned by date by default, so `dt` is a Z-order column like any other.
+    assert zorder_columns(by_dt, PipelineConfig()) == ("dt", "region")
+    assert zorder_columns(by_dt, PipelineConfig(partition_facts_by_date=True)) == ("region",)
 
 
 @pytest.mark.slow
