@@ -79,6 +79,7 @@ def spark_failure(error: BaseException) -> str | None:
     if "Py4JJavaError" not in names:
         return None
     java = getattr(error, "java_exception", None)
+    text = ""
     try:
         text = str(java.toString()) if java is not None else ""
         cause = java.getCause() if java is not None else None
