@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # Re-install when the pinned dependencies change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JARS_STAMP := $(VENV)/.jars-resolved
+# pytest worker processes for `make test` (each test module runs whole on one worker, so a
+# module's fixtures are built once); TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup lint typecheck unit services clean help
 
@@ -46,7 +49,7 @@ unit: setup
 	$(BIN)/pytest
 
 test: setup lint typecheck services
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .state

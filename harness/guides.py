@@ -71,6 +71,10 @@ SETTING_NOTES = {
         "Tasks Delta uses to replay a table's transaction log when it builds a snapshot (every "
         "read, MERGE and commit; default 50). Small logs need one or two."
     ),
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": (
+        "Tasks Spark uses to list many paths at once; Delta's VACUUM lists a table's files with "
+        "it (default 10000, about 27 s per table on 2 cores however small the table)."
+    ),
     "pipeline.optimize_write": (
         "Delta optimized writes: one extra shuffle before the write so each partition gets "
         "fewer, larger files."
@@ -348,6 +352,9 @@ and any of them is one `[spark.conf]` or `--set` away from being swept:
 8 leaves room for 10M-100M; AQE still coalesces and splits from there |
 | `spark.databricks.delta.snapshotPartitions` | 50 | 4 | tasks per Delta log replay (every read, \
 MERGE and commit); the logs here are kilobytes |
+| `spark.sql.sources.parallelPartitionDiscovery.parallelism` | 10000 | 8 | tasks VACUUM lists files \
+in; `lakelab maintain` over 8 small tables took 228.6 s with 10000 and 30.1 s with 8 (medians of 3, \
+`benchmarks/maintain_bench.py`) |
 | `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \
 Delta advises partitions of about 1 GB |
 

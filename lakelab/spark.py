@@ -39,10 +39,14 @@ METRICS_CONF = {
 # 50 tasks for every Delta log replay ("Filtering files for query", "Compute snapshot").
 # On 2 cores at 100k records those tiny tasks were most of a pipeline run: 4 snapshot
 # partitions ran it in 176 s against 345 s with 50 (medians of 2; docs/performance-tuning.md,
-# sweep 3). `[spark.conf]` and sweep settings override them.
+# sweep 3). Delta's VACUUM lists a table's files in
+# `parallelPartitionDiscovery.parallelism` tasks (Spark's default 10000): 26 s for a table of
+# a few files against 1.6 s with 2 (`benchmarks/maintain_bench.py`). `[spark.conf]` and sweep
+# settings override them.
 LAB_DEFAULTS = {
     "spark.sql.shuffle.partitions": "8",
     "spark.databricks.delta.snapshotPartitions": "4",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
 
 DELTA_CONF = {

@@ -1,4 +1,4 @@
-"""One SparkSession for the whole suite: local[2], two shuffle partitions, UTC, UI off.
+"""One SparkSession per test process (each xdist worker): local[2], two shuffle partitions, UTC, UI off.
 
 It is built by the project's own factory, so the suite runs with the same Delta and
 jar settings as the CLI, and it is never stopped (stopping and restarting a JVM in

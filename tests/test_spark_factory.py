@@ -77,6 +77,11 @@ def test_delta_round_trip(spark: SparkSession, tmp_path: Path) -> None:
     assert table.history().count() == 2
 
 
+def test_lab_defaults_apply_where_the_config_is_silent(spark: SparkSession) -> None:
+    # The suite's config sets shuffle and snapshot partitions but not VACUUM's listing tasks.
+    assert spark.conf.get("spark.sql.sources.parallelPartitionDiscovery.parallelism") == "8"
+
+
 def test_a_second_get_session_keeps_the_running_sessions_settings(spark: SparkSession) -> None:
     from lakelab.spark import get_session
 
