@@ -232,6 +232,15 @@ def bench_scale(spark: Any, records: int, seed: int, repeats: int, scratch: Path
         f"  orders, generation alone (noop sink): ours {ours_noop_rps:,.0f} rows/s, "
         f"dbldatagen {dbl_noop_rps:,.0f} rows/s"
     )
+    # What the Parquet write alone costs (ours to Parquet minus ours to noop), and so the
+    # best ratio any generator could reach against dbldatagen's Parquet time if generating
+    # cost nothing at all.
+    write_seconds = orders_rows / ours_rps - orders_rows / ours_noop_rps
+    ceiling = (orders_rows / dbl_rps) / write_seconds if write_seconds > 0 else None
+    print(
+        f"  the Parquet write alone takes ~{write_seconds:.2f} s of ours' {orders_rows / ours_rps:.2f} s: "
+        f"a generator that cost nothing would reach {ceiling or float('inf'):.2f}x dbldatagen"
+    )
     return {
         "records": records,
         "repeats": runs,
@@ -263,6 +272,8 @@ def bench_scale(spark: Any, records: int, seed: int, repeats: int, scratch: Path
                 "dbldatagen_rows_per_second": round(dbl_noop_rps),
                 "ratio": round(ours_noop_rps / dbl_noop_rps, 2) if dbl_noop_rps else None,
             },
+            "parquet_write_seconds": round(write_seconds, 3),
+            "ratio_ceiling_with_free_generation": round(ceiling, 2) if ceiling else None,
         },
         "peak_rss_bytes": {"python": peak.python, "driver_jvm": peak.children, "process_tree": peak.tree},
     }

@@ -55,6 +55,9 @@ def test_bench_writes_a_well_formed_record(spark: SparkSession, tmp_path: Path) 
     assert noop["ours_rows_per_second"] > 0 and noop["dbldatagen_rows_per_second"] > 0
     ratio = noop["ours_rows_per_second"] / noop["dbldatagen_rows_per_second"]
     assert abs(noop["ratio"] - ratio) <= 0.01
+    orders = scale["orders"]
+    write = orders["rows"] / orders["ours_rows_per_second"] - orders["rows"] / noop["ours_rows_per_second"]
+    assert orders["parquet_write_seconds"] == pytest.approx(write, abs=0.01)
     assert scale["peak_rss_bytes"]["process_tree"] >= scale["peak_rss_bytes"]["python"] > 0
     assert not (tmp_path / "scratch").exists()
 
