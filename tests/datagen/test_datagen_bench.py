@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
+from benchmark_programs import load_benchmark
 
 from lakelab.records import API_VERSION, read_records
 from lakelab.sources import ORDERS
@@ -15,15 +15,9 @@ from lakelab.sources import ORDERS
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "datagen_bench.py"
-
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("datagen_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("datagen_bench")
 
 
 def test_dbldatagen_orders_have_the_contract_columns(spark: SparkSession) -> None:

@@ -3,21 +3,14 @@ in docs/pipeline.md; running it takes minutes, so the suite does not)."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "maintain_bench.py"
+from benchmark_programs import load_benchmark
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("maintain_bench", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("maintain_bench")
 
 
 @pytest.mark.parametrize(
