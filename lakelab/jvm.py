@@ -1,15 +1,21 @@
 """The JVM side: which Java runs Spark and which jars it loads.
 
 The jars are resolved by Spark's own Ivy from Maven Central into lakelab's cache
-(`~/.cache/lakelab/ivy`), once; nothing is committed and nothing is fetched by hand.
+(`~/.cache/lakelab/ivy`), once, by `lakelab setup`, which also writes a manifest of the
+jar files it got. Later sessions load those files directly (`spark.jars`), so they start
+without Ivy's resolution report; without a matching manifest they resolve again. Nothing
+is committed and nothing is fetched by hand.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
 
 from lakelab.errors import UserError
 
@@ -82,6 +88,33 @@ SUPPORTED_JAVA = (17, 21)
 def spark_packages() -> list[str]:
     """Maven coordinates Spark resolves at start-up: Delta and S3A."""
     return [DELTA_PACKAGE, *S3A_PACKAGES]
+
+
+JARS_MANIFEST = "lakelab-jars.json"
+
+
+def write_jars_manifest(ivy: Path, spark_jars: str) -> list[str]:
+    """Record the jar files a session resolved (its `spark.jars`) for the current pins."""
+    jars = [urlparse(entry).path or entry for entry in spark_jars.split(",") if entry.strip()]
+    manifest = {"packages": spark_packages(), "excludes": list(EXCLUDED_PACKAGES), "jars": jars}
+    (ivy / JARS_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return jars
+
+
+def resolved_jars(ivy: Path) -> list[str] | None:
+    """The jar files `lakelab setup` resolved for exactly the current pins, if all still exist."""
+    try:
+        manifest = json.loads((ivy / JARS_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if manifest.get("packages") != spark_packages() or manifest.get("excludes") != list(EXCLUDED_PACKAGES):
+        return None
+    jars = manifest.get("jars")
+    if not isinstance(jars, list) or not jars or not all(os.path.isfile(str(jar)) for jar in jars):
+        return None
+    return [str(jar) for jar in jars]
 
 
 def java_executable() -> str:

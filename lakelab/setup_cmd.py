@@ -17,6 +17,7 @@ from lakelab.config import LakelabConfig
 from lakelab.spark import get_session
 spark = get_session(LakelabConfig.model_validate({"spark": {"master": "local[1]", "ui_enabled": False}}))
 print("delta-ok" if spark.range(3).count() == 3 else "bad")
+print("spark.jars=" + spark.sparkContext.getConf().get("spark.jars", ""))
 spark.stop()
 """
 
@@ -28,12 +29,14 @@ def register(commands: Any) -> None:
 
 
 def resolve_jars() -> float:
-    """Start Spark once in a child process so Ivy fetches the jars; return seconds.
+    """Start Spark once in a child process so Ivy fetches the jars; record them; return seconds.
 
     A child process, because a JVM that failed to start leaves nothing reusable and
-    because the resolver's own output is the best explanation of what went wrong.
+    because the resolver's own output is the best explanation of what went wrong. The old
+    manifest goes first, so that the child resolves the packages rather than reusing it.
     """
     started = time.perf_counter()
+    (ivy_dir() / jvm.JARS_MANIFEST).unlink(missing_ok=True)
     result = subprocess.run(
         [sys.executable, "-c", _RESOLVE_SCRIPT], capture_output=True, text=True, check=False
     )
@@ -45,6 +48,9 @@ def resolve_jars() -> float:
             f"could not fetch the jars ({', '.join(jvm.spark_packages())}) into {ivy_dir()}: "
             f"{reason}; check that Maven Central (repo1.maven.org) is reachable"
         )
+    listed = [line for line in result.stdout.splitlines() if line.startswith("spark.jars=")]
+    if listed and listed[-1] != "spark.jars=":
+        jvm.write_jars_manifest(ivy_dir(), listed[-1].removeprefix("spark.jars="))
     return time.perf_counter() - started
 
 
@@ -70,4 +76,9 @@ def run(config: Any, args: argparse.Namespace) -> int:
     jars = sorted((ivy_dir() / "jars").glob("*.jar"))
     size_mb = sum(jar.stat().st_size for jar in jars) / 1e6
     print(f"jars: {len(jars)} in {ivy_dir() / 'jars'} ({size_mb:.0f} MB), Spark started in {seconds:.1f}s")
+    loaded = jvm.resolved_jars(ivy_dir())
+    if loaded:
+        print(f"sessions load these {len(loaded)} jars directly ({ivy_dir() / jvm.JARS_MANIFEST})")
+    else:
+        print("no jar manifest written: sessions resolve the packages with Ivy at each start")
     return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from lakelab import jvm
@@ -104,10 +104,13 @@ def session_conf(
     config: LakelabConfig,
     app_name: str | None = None,
     extra_conf: Mapping[str, str] | None = None,
+    jars: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Every Spark setting a session gets, in the order later ones win.
 
-    Pure, so tests can check what a target would get without starting a JVM.
+    `jars`: the jar files `lakelab setup` resolved (`jvm.resolved_jars`); without them
+    Spark resolves the Maven packages at start-up. Pure, so tests can check what a target
+    would get without starting a JVM.
     """
     spark = config.spark
     conf: dict[str, str] = {
@@ -122,14 +125,17 @@ def session_conf(
         "spark.sql.session.timeZone": "UTC",
         # lakelab prints its own per-stage lines; Spark's console bar would interleave with them.
         "spark.ui.showConsoleProgress": "false",
-        "spark.jars.packages": ",".join(jvm.spark_packages()),
-        "spark.jars.excludes": ",".join(jvm.EXCLUDED_PACKAGES),
-        "spark.jars.ivy": str(ivy_dir()),
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         **LAB_DEFAULTS,
         **DELTA_CONF,
         **METRICS_CONF,
     }
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+    else:
+        conf["spark.jars.packages"] = ",".join(jvm.spark_packages())
+        conf["spark.jars.excludes"] = ",".join(jvm.EXCLUDED_PACKAGES)
+        conf["spark.jars.ivy"] = str(ivy_dir())
     if uses_object_store(config):
         conf.update(s3a_conf(config.s3))
     conf.update(spark.conf)
@@ -155,7 +161,7 @@ def get_session(
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    conf = session_conf(config, app_name, extra_conf)
+    conf = session_conf(config, app_name, extra_conf, jvm.resolved_jars(ivy_dir()))
     if SparkSession.getActiveSession() is not None:
         # getOrCreate applies the builder's settings to a running session: lakelab's defaults
         # must not overwrite what that session was started with (a test suite's, a sweep's).

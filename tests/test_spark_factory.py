@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,33 @@ def test_local_default_has_delta_and_no_s3a() -> None:
     assert "software.amazon.awssdk:bundle" in excluded
     assert "org.apache.hadoop:hadoop-client-runtime" in excluded
     assert not any(key.startswith("spark.hadoop.fs.s3a.") for key in conf)
+
+
+def test_resolved_jars_replace_the_maven_packages(tmp_path: Path) -> None:
+    jar = tmp_path / "jars" / "io.delta_delta-spark_4.2_2.13-4.4.0.jar"
+    jar.parent.mkdir()
+    jar.write_bytes(b"PK")
+    assert jvm.resolved_jars(tmp_path) is None  # no manifest yet: Spark resolves the packages
+    assert jvm.write_jars_manifest(tmp_path, f"file://{jar},") == [str(jar)]
+    assert jvm.resolved_jars(tmp_path) == [str(jar)]
+    conf = session_conf(parse_config({}), jars=[str(jar)])
+    assert conf["spark.jars"] == str(jar)
+    assert not any(key.startswith("spark.jars.") for key in conf)
+
+
+def test_a_stale_jar_manifest_is_ignored(tmp_path: Path) -> None:
+    jar = tmp_path / "delta.jar"
+    jar.write_bytes(b"PK")
+    jvm.write_jars_manifest(tmp_path, str(jar))
+    manifest = tmp_path / jvm.JARS_MANIFEST
+    data = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**data, "packages": ["io.delta:delta-spark_4.2_2.13:4.3.0"]}))
+    assert jvm.resolved_jars(tmp_path) is None  # other pins: resolve again
+    jvm.write_jars_manifest(tmp_path, str(jar))
+    jar.unlink()
+    assert jvm.resolved_jars(tmp_path) is None  # a listed jar is gone: resolve again
+    manifest.write_text("{not json")
+    assert jvm.resolved_jars(tmp_path) is None
 
 
 def test_s3a_target_takes_endpoint_and_secrets_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
