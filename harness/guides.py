@@ -358,7 +358,8 @@ in; `lakelab maintain` over 8 small tables took 228.6 s with 10000 and 30.1 s wi
 | `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \
 Delta advises partitions of about 1 GB |
 
-The sweeps below that vary these settings are the evidence.
+The sweeps below that vary these settings are the evidence (for VACUUM, the maintain benchmark
+record in `docs/results/`).
 
 ## Measured sweeps
 """
