@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datagen.cli import parse_records
 from lakelab.errors import UserError
+from pipeline.run import parse_layers
 
 RECORD_KIND = "maintain_benchmark"
 SETTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
@@ -72,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         records = parse_records(args.records)
         values = _values(args.parallelism)
-        layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()]
-        unknown = sorted(set(layers) - {"bronze", "silver", "gold"})
-        if unknown or not layers:
-            raise UserError(f"--layers {args.layers!r}: choose from bronze, silver, gold")
+        try:
+            layers = list(parse_layers(args.layers, ()))
+        except UserError:
+            raise UserError(f"--layers {args.layers!r}: choose from bronze, silver, gold") from None
         if args.repeats < 1:
             raise UserError(f"--repeats {args.repeats}: must be at least 1")
         config = load_config(args.config)

@@ -40,8 +40,9 @@ METRICS_CONF = {
 # On 2 cores at 100k records those tiny tasks were most of a pipeline run: 4 snapshot
 # partitions ran it in 176 s against 345 s with 50 (medians of 2; docs/performance-tuning.md,
 # sweep 3). Delta's VACUUM lists a table's files in
-# `parallelPartitionDiscovery.parallelism` tasks (Spark's default 10000): 26 s for a table of
-# a few files against 1.6 s with 2 (`benchmarks/maintain_bench.py`). `[spark.conf]` and sweep
+# `parallelPartitionDiscovery.parallelism` tasks (Spark's default 10000): `lakelab maintain`
+# over 8 small tables took 228.6 s with 10000 against 30.1 s with 8 (medians of 3,
+# `benchmarks/maintain_bench.py`). `[spark.conf]` and sweep
 # settings override them.
 LAB_DEFAULTS = {
     "spark.sql.shuffle.partitions": "8",
