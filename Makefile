@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 JARS_STAMP := $(VENV)/.jars-resolved
 # pytest worker processes for `make test` (each test module runs whole on one worker, so a
 # module's fixtures are built once); TEST_WORKERS=0 runs the suite in this process.
+# Modules are handed out in collection order (tests/conftest.py puts the compose lab, the
+# longest, first), not xdist's default of the most tests first.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test setup lint typecheck unit services clean help
@@ -49,7 +51,7 @@ unit: setup
 	$(BIN)/pytest
 
 test: setup lint typecheck services
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .state

@@ -7,6 +7,13 @@ import time
 from typing import Any
 
 MODES = ("auto", "compose", "native")
+# A lab is up when every service is one of these: a one-shot (minio-init) ends `completed`.
+READY_STATES = ("healthy", "completed")
+
+
+def all_ready(rows: list[Any]) -> bool:
+    """True when there are services and each is healthy or a one-shot that completed."""
+    return bool(rows) and all(row.state in READY_STATES for row in rows)
 
 
 def register(commands: Any) -> None:
@@ -22,6 +29,11 @@ def register(commands: Any) -> None:
     status = actions.add_parser("status", help="each service with its pid, port and health")
     status.set_defaults(handler=run_status)
     down = actions.add_parser("down", help="stop every service the lab started")
+    down.add_argument(
+        "--volumes",
+        action="store_true",
+        help="compose: also remove the lab's volumes (MinIO's data, Prometheus's TSDB)",
+    )
     down.set_defaults(handler=run_down)
     # The two below are what compose's containers run; they work outside compose too.
     buckets = actions.add_parser("init-buckets", help="create s3.buckets on s3.endpoint (compose's init job)")
@@ -63,7 +75,8 @@ def _print_table(rows: list[Any]) -> None:
     print(f"{'service':<16} {'pid':>8} {'port':>6}  health")
     for row in rows:
         pid = str(row.pid) if row.pid else "-"
-        print(f"{row.name:<16} {pid:>8} {row.port:>6}  {row.state}")
+        port = str(row.port) if row.port else "-"
+        print(f"{row.name:<16} {pid:>8} {port:>6}  {row.state}")
 
 
 def run_up(config: Any, args: argparse.Namespace) -> int:
@@ -74,22 +87,36 @@ def run_up(config: Any, args: argparse.Namespace) -> int:
     rows = _backend(mode).up(config)
     print(f"cluster: up in {time.perf_counter() - started:.1f}s")
     _print_table(rows)
-    return 0 if all(row.state == "healthy" for row in rows) else 1
+    return 0 if all_ready(rows) else 1
 
 
 def run_status(config: Any, args: argparse.Namespace) -> int:
-    """Print each service; exit 0 only when all are healthy."""
+    """Print each service; exit 0 only when all are healthy (or one-shots completed)."""
     mode = _running_mode(config)
     rows = _backend(mode).status(config)
     print(f"cluster: mode {mode}")
     _print_table(rows)
-    return 0 if rows and all(row.state == "healthy" for row in rows) else 1
+    return 0 if all_ready(rows) else 1
 
 
 def run_down(config: Any, args: argparse.Namespace) -> int:
-    """Stop the lab; succeed when nothing is running."""
-    mode = _running_mode(config)
-    stopped = _backend(mode).down(config)
+    """Stop the lab; succeed when nothing is running. `--volumes` also deletes the compose lab's data."""
+    if args.volumes:
+        from cluster import compose
+        from cluster.state import StateDir
+        from lakelab.errors import UserError
+
+        state = StateDir(config.cluster)
+        # Volumes are compose's; with no lab recorded, the compose project may still hold them.
+        if (state.read_mode() or "compose") != "compose":
+            raise UserError(
+                "--volumes removes the compose lab's volumes, but the native lab is up; its data is in "
+                f"{state.root / 'minio'} and {state.root / 'prometheus'} "
+                "(delete them after `lakelab cluster down`)"
+            )
+        stopped = compose.down(config, volumes=True)
+    else:
+        stopped = _backend(_running_mode(config)).down(config)
     print(f"cluster: down ({stopped} services stopped)")
     return 0
 

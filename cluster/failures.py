@@ -19,6 +19,8 @@ _UNREACHABLE = (
     re.compile(r"Connect to \S+ failed"),
     re.compile(r"ConnectException"),
     re.compile(r"NoHttpResponseException"),
+    # In compose, a stopped MinIO container's name no longer resolves.
+    re.compile(r"UnknownHostException: \S+"),
 )
 
 

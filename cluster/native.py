@@ -145,12 +145,17 @@ def connect_conf(
     config: LakelabConfig, master: str, bind_address: str = LOOPBACK, driver_host: str = LOOPBACK
 ) -> dict[str, str]:
     """Every setting of the Spark Connect server: the session factory's, plus its own."""
+    from lakelab import jvm
+    from lakelab.paths import ivy_dir
     from lakelab.spark import s3a_conf, session_conf
 
     cluster = config.cluster
     return session_conf(
         config,
         app_name="lakelab-connect",
+        # The jars `lakelab setup` resolved: no Ivy resolution (nor its writes to the cache,
+        # which a non-root service user cannot make in the image) on every start.
+        jars=jvm.resolved_jars(ivy_dir()),
         extra_conf={
             **s3a_conf(config.s3),
             "spark.master": master,

@@ -1,4 +1,4 @@
-"""The few S3 calls the lab makes itself: create a bucket, list keys.
+"""The few S3 calls the lab makes itself: create a bucket, check one is there, list keys.
 
 boto3 is not a dependency and MinIO's `mc` is not built, so requests are signed
 here with AWS Signature Version 4 (about forty lines, standard library only). Spark's
@@ -21,6 +21,10 @@ from lakelab.errors import UserError
 
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+class CredentialsRefusedError(UserError):
+    """The store answered 403: unknown access key, wrong secret, or no permission."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,30 @@ def ensure_bucket(endpoint: S3Endpoint, bucket: str) -> bool:
     if code in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
         return False
     raise UserError(f"could not create bucket '{bucket}' on {endpoint.url}: {code}")
+
+
+def bucket_exists(endpoint: S3Endpoint, bucket: str) -> bool:
+    """True when `bucket` is there and these credentials may list it; False when there is no such bucket.
+
+    The request is path-style (`/<bucket>`), as S3A makes it with `path_style_access`, so a
+    store that only serves virtual-host requests fails here too. Nothing is changed.
+
+    Raises:
+        CredentialsRefusedError: The store refused the credentials (403), with its error code.
+        UserError: The endpoint is unreachable or answered something else.
+    """
+    try:
+        response = _request(endpoint, "GET", f"/{bucket}", {"list-type": "2", "max-keys": "1"})
+    except requests.Timeout:
+        raise UserError(f"S3 endpoint {endpoint.url} did not answer within 10 s") from None
+    if response.status_code == 200:
+        return True
+    code = _error_code(response)
+    if response.status_code == 404 or code == "NoSuchBucket":
+        return False
+    if response.status_code == 403:
+        raise CredentialsRefusedError(f"{endpoint.url} refused the credentials for bucket '{bucket}': {code}")
+    raise UserError(f"could not read bucket '{bucket}' on {endpoint.url}: {code}")
 
 
 def list_keys(endpoint: S3Endpoint, bucket: str, prefix: str = "") -> list[str]:

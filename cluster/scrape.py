@@ -17,10 +17,13 @@ import yaml
 
 from cluster.config import ClusterConfig
 from lakelab.metrics import Source
+from lakelab.targets import DRIVER_PREFIX, HARNESS_PREFIX
 
 # The alert rules are the observability package's (generated from lakelab/metrics.py).
 ALERTS_FILE = "alerts.yml"
 COMPOSE_CONFIG = Path(__file__).resolve().parent.parent / "prometheus" / "prometheus.yml"
+# The `scrape-targets` volume of compose.yaml, as mounted in Prometheus and the job container.
+COMPOSE_TARGETS_DIR = "/opt/lakelab/targets"
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,16 @@ class ScrapeJob:
 
     `on_demand` targets answer only while something runs there (a pipeline or harness
     driver's UI, the harness exporter), so a healthy idle lab shows them down.
+    `discovered` are file_sd globs: in compose, running commands write their own targets
+    there (lakelab/targets.py), because a `docker compose run` container has no DNS name
+    known in advance; such targets exist only while their command runs.
     """
 
     name: str
     metrics_path: str
     targets: tuple[str, ...]
     on_demand: tuple[str, ...] = ()
+    discovered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,9 @@ class Hosts:
     spark_master: str
     spark_workers: tuple[str, ...]
     spark_connect: str
-    driver: str
-    exporter: str
+    # None: discovered through file_sd (compose), not at a fixed address.
+    driver: str | None
+    exporter: str | None
     minio: str
     prometheus: str
 
@@ -67,21 +75,26 @@ def native_hosts(config: ClusterConfig) -> Hosts:
 def compose_hosts(config: ClusterConfig) -> Hosts:
     """Container names of compose.yaml.
 
-    Jobs run in compose's `lakelab` service (`docker compose run lakelab ...`), so their
-    driver UI and the harness exporter are reached by that name inside the network.
+    Jobs run in `docker compose run lakelab ...` containers, which have no DNS alias: their
+    driver UI and harness exporter are discovered (file_sd), not addressed by name.
     """
     return Hosts(
         spark_master="spark-master",
         spark_workers=tuple(f"spark-worker-{index + 1}" for index in range(config.workers)),
         spark_connect="spark-connect",
-        driver="lakelab",
-        exporter="lakelab",
+        driver=None,
+        exporter=None,
         minio="minio",
         prometheus="localhost",
     )
 
 
-def scrape_jobs(config: ClusterConfig, hosts: Hosts, worker_ports_shared: bool = False) -> list[ScrapeJob]:
+def scrape_jobs(
+    config: ClusterConfig,
+    hosts: Hosts,
+    worker_ports_shared: bool = False,
+    targets_dir: str = COMPOSE_TARGETS_DIR,
+) -> list[ScrapeJob]:
     """The lab's scrape jobs.
 
     Args:
@@ -89,6 +102,7 @@ def scrape_jobs(config: ClusterConfig, hosts: Hosts, worker_ports_shared: bool =
         hosts: Where each service is reached from Prometheus.
         worker_ports_shared: True in compose, where every worker container serves its
             UI on the same port; natively worker `i` uses `spark_worker_ui + i`.
+        targets_dir: Where running commands write file_sd targets, for hosts that are None.
     """
     ports = config.ports
     worker_targets = tuple(
@@ -96,21 +110,27 @@ def scrape_jobs(config: ClusterConfig, hosts: Hosts, worker_ports_shared: bool =
         for index, host in enumerate(hosts.spark_workers)
     )
     connect = f"{hosts.spark_connect}:{ports.spark_connect_ui}"
-    driver = f"{hosts.driver}:{ports.driver_ui}"
     master = (f"{hosts.spark_master}:{ports.spark_master_ui}",)
 
-    def job(source: Source, targets: tuple[str, ...], on_demand: tuple[str, ...] = ()) -> ScrapeJob:
-        return ScrapeJob(source.value, source.metrics_path, targets, on_demand)
+    def job(source: Source, targets: tuple[str, ...], host: str | None, port: int, prefix: str) -> ScrapeJob:
+        if host is None:
+            return ScrapeJob(
+                source.value, source.metrics_path, targets, discovered=(f"{targets_dir}/{prefix}*.json",)
+            )
+        return ScrapeJob(source.value, source.metrics_path, targets, on_demand=(f"{host}:{port}",))
+
+    def fixed(source: Source, targets: tuple[str, ...]) -> ScrapeJob:
+        return ScrapeJob(source.value, source.metrics_path, targets)
 
     # The master's paths keep their trailing slash: without it Spark answers 301.
     return [
-        job(Source.SPARK_MASTER, master),
-        job(Source.SPARK_APPLICATIONS, master),
-        job(Source.SPARK_WORKER, worker_targets),
-        job(Source.SPARK_DRIVER, (connect,), on_demand=(driver,)),
-        job(Source.SPARK_EXECUTORS, (connect,), on_demand=(driver,)),
-        job(Source.MINIO, (f"{hosts.minio}:{ports.minio}",)),
-        job(Source.HARNESS, (), on_demand=(f"{hosts.exporter}:{ports.exporter}",)),
+        fixed(Source.SPARK_MASTER, master),
+        fixed(Source.SPARK_APPLICATIONS, master),
+        fixed(Source.SPARK_WORKER, worker_targets),
+        job(Source.SPARK_DRIVER, (connect,), hosts.driver, ports.driver_ui, DRIVER_PREFIX),
+        job(Source.SPARK_EXECUTORS, (connect,), hosts.driver, ports.driver_ui, DRIVER_PREFIX),
+        fixed(Source.MINIO, (f"{hosts.minio}:{ports.minio}",)),
+        job(Source.HARNESS, (), hosts.exporter, ports.exporter, HARNESS_PREFIX),
         ScrapeJob(Source.PROMETHEUS.value, "/metrics", (f"{hosts.prometheus}:{ports.prometheus}",)),
     ]
 
@@ -124,9 +144,21 @@ def render(jobs: list[ScrapeJob], scrape_interval: str, alerts_file: str) -> dic
             static_configs.append({"targets": list(job.targets)})
         if job.on_demand:
             static_configs.append({"targets": list(job.on_demand), "labels": {"on_demand": "true"}})
-        scrape_configs.append(
-            {"job_name": job.name, "metrics_path": job.metrics_path, "static_configs": static_configs}
-        )
+        scrape_config: dict[str, Any] = {"job_name": job.name, "metrics_path": job.metrics_path}
+        if static_configs:
+            scrape_config["static_configs"] = static_configs
+        if job.discovered:
+            scrape_config["file_sd_configs"] = [{"files": list(job.discovered), "refresh_interval": "5s"}]
+            # Discovered targets are on demand like the native lab's fixed ones.
+            scrape_config["relabel_configs"] = [
+                {
+                    "source_labels": ["__meta_filepath"],
+                    "regex": ".+",
+                    "target_label": "on_demand",
+                    "replacement": "true",
+                }
+            ]
+        scrape_configs.append(scrape_config)
     return {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "rule_files": [alerts_file],

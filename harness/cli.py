@@ -33,7 +33,8 @@ def _add_exporter(parser: argparse.ArgumentParser) -> None:
         "--exporter-port",
         type=int,
         metavar="PORT",
-        help="serve the harness's Prometheus metrics on 127.0.0.1:PORT while running (e.g. 9108)",
+        help="serve the harness's Prometheus metrics on PORT while running, e.g. 9108 "
+        "(default: metrics.exporter_port, unset = off; address: metrics.exporter_host)",
     )
 
 
@@ -56,17 +57,18 @@ def register(commands: Any) -> None:
     sweep.add_argument("--warmup", type=int, metavar="N", help="unrecorded baseline runs first")
     sweep.add_argument("--layers", metavar="L[,L...]", help="pipeline layers per run (bronze,silver,gold)")
     sweep.add_argument("--workload", choices=["pipeline", "spark-aggregation"], help="what each run does")
+    # The defaults derive from paths.sweep, which is only known once the config is loaded.
     sweep.add_argument(
         "--landing-root",
-        default="data/sweep/landing",
         metavar="DIR",
-        help="landing per scale under DIR/records-N, generated once (default: %(default)s)",
+        help="landing per scale under DIR/records-N, generated once; a folder or s3a:// URI "
+        "(default: <paths.sweep>/landing, data/sweep/landing unless lakelab.toml says otherwise)",
     )
     sweep.add_argument(
         "--work-dir",
-        default="data/sweep/warehouses",
         metavar="DIR",
-        help="fresh warehouse per run under DIR (default: %(default)s)",
+        help="fresh warehouse per run under DIR/<sweep id>; a folder or s3a:// URI "
+        "(default: <paths.sweep>/warehouses, data/sweep/warehouses unless lakelab.toml says otherwise)",
     )
     sweep.add_argument("--results", metavar="DIR", help="where records go (default: paths.results)")
     sweep.add_argument("--no-report", action="store_true", help="do not render the report afterwards")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -54,27 +53,43 @@ def _print(line: str) -> None:
 
 @contextmanager
 def exporter_hooks(
-    port: int | None,
+    host: str, port: int | None, target: str = ""
 ) -> Iterator[tuple[Callable[[dict[str, Any]], None] | None, Any]]:
-    """An `on_run` callback feeding `lakelab.metrics.Exporter` on 127.0.0.1:`port`, or nothing."""
+    """An `on_run` callback feeding `lakelab.metrics.Exporter` on `host`:`port`, or nothing when port is None.
+
+    `target` (the Spark master) labels `lakelab_run_info`. On the way out it waits for one
+    more scrape when something scrapes the exporter, so the last run is not lost.
+
+    Raises:
+        UserError: the exporter cannot run here or cannot listen on `host`:`port`.
+    """
     if port is None:
         yield None, None
         return
     try:
         from lakelab.metrics import Exporter
-    except ImportError:
+
+        exporter = Exporter(port=port, host=host)  # imports prometheus_client
+    except ImportError as error:
         raise UserError(
-            "--exporter-port: lakelab.metrics.Exporter is not available in this install"
+            f"metrics exporter on {host}:{port}: cannot start it in this install ({error})"
         ) from None
-    exporter = Exporter(port=port)
-    try:
-        exporter.start()
-    except OSError as error:
-        raise UserError(f"--exporter-port: cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
+    exporter.start()  # a UserError naming host and port when it cannot listen
     _print(f"metrics exporter: {exporter.url}")
+
+    from lakelab.records import provenance
+
+    made_by = provenance()
 
     def on_run(payload: dict[str, Any]) -> None:
         ok = payload["status"] == "ok"
+        exporter.run_started(
+            run_id=f"{payload['sweep_id']}/run-{int(payload['run_index']):03d}",
+            git_commit=str(made_by["git_commit"]),
+            spark_version=str(made_by["spark_version"]),
+            delta_version=str(made_by["delta_version"]),
+            target=target,
+        )
         for stage in payload.get("stages", []):
             exporter.observe_stage(
                 stage["layer"], stage["table"], stage["rows_out"], stage["rows_quarantined"], stage["seconds"]
@@ -85,8 +100,21 @@ def exporter_hooks(
 
     try:
         yield on_run, exporter
+        # The last point's figures must reach Prometheus before the process (and they) go.
+        if not exporter.flush():
+            _print(
+                "metrics exporter: no final scrape within 35s; the last point may be missing in Prometheus"
+            )
     finally:
         exporter.stop()
+
+
+def feed_landing(exporter: Any, info: Any) -> None:
+    """Count the rows a sweep generated (`lakelab_datagen_rows_total`); a reused landing adds none."""
+    if not info.generated:
+        return
+    for table in info.detail.get("tables", []):
+        exporter.datagen_done(str(table["table"]), int(table["rows"]))
 
 
 def _sweep_config(config: LakelabConfig, args: argparse.Namespace) -> LakelabConfig:
@@ -108,20 +136,44 @@ def _sweep_config(config: LakelabConfig, args: argparse.Namespace) -> LakelabCon
     )
 
 
+def sweep_locations(
+    config: LakelabConfig, landing_root: str | None, work_dir: str | None
+) -> tuple[dict[int, str], str]:
+    """Each scale's landing and the root of the run warehouses: the options, else below `paths.sweep`."""
+    from harness.sweep import scale_landing, sweep_landing_root, sweep_work_dir
+
+    landing_root = landing_root or sweep_landing_root(config.paths.sweep)
+    landings = {scale: scale_landing(landing_root, scale) for scale in config.sweep.scales}
+    return landings, work_dir or sweep_work_dir(config.paths.sweep)
+
+
 def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab sweep`: run the grid, write records, render the report."""
     from harness.sweep import expand_grid, run_sweep
     from lakelab.spark import get_session
+    from lakelab.targets import command_exporter_port
 
     config = _sweep_config(config, args)
     results = args.results or config.paths.results
-    landings = {scale: f"{args.landing_root.rstrip('/')}/records-{scale}" for scale in config.sweep.scales}
+    landings, work_dir = sweep_locations(config, args.landing_root, args.work_dir)
     runs = len(expand_grid(config.sweep.grid)) * len(config.sweep.scales) * config.sweep.repeats
-    with exporter_hooks(args.exporter_port) as (on_run, exporter):
+    hooks = exporter_hooks(
+        config.metrics.exporter_host, command_exporter_port(config, args), target=config.spark.master
+    )
+    with hooks as (on_run, exporter):
         spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
         if exporter is not None:
             exporter.sweep_started(runs)
-        summary = run_sweep(spark, config, landings, args.work_dir, results, progress=_print, on_run=on_run)
+        summary = run_sweep(
+            spark,
+            config,
+            landings,
+            work_dir,
+            results,
+            progress=_print,
+            on_run=on_run,
+            on_landing=(lambda info: feed_landing(exporter, info)) if exporter is not None else None,
+        )
     if not args.no_report:
         report = _render(config, results, summary.sweep_id, None, None, None)
         print(f"report: {report}")
@@ -175,11 +227,13 @@ def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
 
 def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab demo`: data set, one pipeline run, a tiny sweep, a report; prints where it is."""
-    from harness.sweep import expand_grid, run_sweep
+    from harness.storage import copy_tree, remove_tree
+    from harness.sweep import expand_grid, run_sweep, sweep_work_dir
     from harness.workloads import PipelineWorkload
     from lakelab.config import with_overrides
-    from lakelab.paths import absolute
+    from lakelab.paths import absolute, join
     from lakelab.spark import get_session
+    from lakelab.targets import command_exporter_port
     from pipeline.result import PipelineError
 
     started = time.perf_counter()
@@ -193,13 +247,18 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     landing, warehouse = absolute(config.paths.landing), absolute(config.paths.warehouse)
     workload = PipelineWorkload()
     runs = len(expand_grid(config.sweep.grid)) * config.sweep.repeats
-    with exporter_hooks(args.exporter_port) as (on_run, exporter):
+    hooks = exporter_hooks(
+        config.metrics.exporter_host, command_exporter_port(config, args), target=config.spark.master
+    )
+    with hooks as (on_run, exporter):
         _print(f"[1/4] data set: {records:,} records into {landing}")
         spark = get_session(
             config,
             app_name=f"{config.spark.app_name}-demo",
         )
         info = workload.prepare(spark, config, landing, records, _print)
+        if exporter is not None:
+            feed_landing(exporter, info)
         _print(
             f"[1/4] data set {'generated' if info.generated else 'reused (already complete)'} "
             f"in {info.seconds:.1f}s"
@@ -220,20 +279,20 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
         )
         if exporter is not None:
             exporter.sweep_started(runs)
-        upstream = Path(absolute("data/sweep/upstream")) / f"records-{records}"
-        shutil.rmtree(upstream, ignore_errors=True)
-        shutil.copytree(warehouse, upstream, ignore=lambda folder, _: ["gold"] if folder == warehouse else [])
+        upstream = join(absolute(config.paths.sweep), "upstream", f"records-{records}")
+        remove_tree(spark, upstream)
+        copy_tree(spark, warehouse, upstream, skip=("gold",))
         _print(f"[3/4] sweep: {runs} runs of Gold, each over a fresh copy of the Silver above")
         summary = run_sweep(
             spark,
             config,
             {records: landing},
-            "data/sweep/warehouses",
+            sweep_work_dir(config.paths.sweep),
             config.paths.results,
             workload=workload,
             progress=_print,
             on_run=on_run,
-            upstream={records: str(upstream)},
+            upstream={records: upstream},
         )
     _print("[4/4] report")
     report = _render(config, config.paths.results, summary.sweep_id, None, None, None)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,8 +47,8 @@ STAGE_SUMS = {
 }
 
 
-def _stage_list_json(spark: SparkSession) -> list[dict[str, Any]]:
-    """Every stage the driver's status store still holds, as the REST API would show it."""
+def _status_store_json(spark: SparkSession, query: Callable[[Any, Any, Any], Any]) -> list[dict[str, Any]]:
+    """`query(gateway, jvm, status_store)` on the driver's status store, as the REST API shows it."""
     context = spark.sparkContext
     gateway = context._gateway
     assert gateway is not None
@@ -55,14 +57,63 @@ def _stage_list_json(spark: SparkSession) -> list[dict[str, Any]]:
     # Events reach the status store asynchronously; without this the last stage of a run
     # may still be missing when `end()` reads it.
     scala_context.listenerBus().waitUntilEmpty()
-    no_quantiles = gateway.new_array(jvm.double, 0)
-    stages = scala_context.statusStore().stageList(None, False, False, no_quantiles, None)
-    # One JSON round trip instead of thousands of py4j calls (one per field per stage).
+    found = query(gateway, jvm, scala_context.statusStore())
+    # One JSON round trip instead of thousands of py4j calls (one per field per item).
     mapper = jvm.com.fasterxml.jackson.databind.ObjectMapper()
     scala_module = getattr(jvm.com.fasterxml.jackson.module.scala, "DefaultScalaModule$")
     mapper.registerModule(scala_module.__getattr__("MODULE$"))
-    data: list[dict[str, Any]] = json.loads(mapper.writeValueAsString(stages))
+    data: list[dict[str, Any]] = json.loads(mapper.writeValueAsString(found))
     return data
+
+
+def _stage_list_json(spark: SparkSession) -> list[dict[str, Any]]:
+    """Every stage the driver's status store still holds."""
+
+    def stages(gateway: Any, jvm: Any, store: Any) -> Any:
+        no_quantiles = gateway.new_array(jvm.double, 0)
+        return store.stageList(None, False, False, no_quantiles, None)
+
+    return _status_store_json(spark, stages)
+
+
+def _executor_list_json(spark: SparkSession) -> list[dict[str, Any]]:
+    """Every executor the driver's status store knows, removed ones included."""
+    return _status_store_json(spark, lambda gateway, jvm, store: store.executorList(False))
+
+
+# A container's process killed by the kernel for memory, or by `kill -9`, exits 137 (128 + 9):
+# the worker reports it as the executor's loss reason.
+_KILLED = re.compile(r"exit(?:ed)?(?: with)? (?:code|status) 137|OutOfMemory", re.IGNORECASE)
+
+
+def executors_lost_since(executors: list[dict[str, Any]], since_ms: float) -> list[dict[str, Any]]:
+    """Executors removed at or after `since_ms` (epoch ms), with their reasons; pure.
+
+    `killed` marks a loss to SIGKILL (exit 137) or an OutOfMemoryError: in a container with a
+    memory limit, that is most often the kernel's out-of-memory killer.
+    """
+    lost = []
+    for executor in executors:
+        removed = executor.get("removeTime")
+        if executor.get("id") == "driver" or executor.get("isActive") or removed is None:
+            continue
+        if float(removed) < since_ms:
+            continue
+        reason = str(executor.get("removeReason") or "")
+        lost.append(
+            {
+                "id": str(executor.get("id")),
+                "host": str(executor.get("hostPort", "")).rsplit(":", 1)[0],
+                "reason": reason[:300],
+                "killed": bool(_KILLED.search(reason)),
+            }
+        )
+    return lost
+
+
+def executors_lost(spark: SparkSession, since_ms: float) -> list[dict[str, Any]]:
+    """The executors this session lost since `since_ms` (epoch ms), e.g. during one run."""
+    return executors_lost_since(_executor_list_json(spark), since_ms)
 
 
 def summarize_stages(stages: list[dict[str, Any]]) -> dict[str, float]:
@@ -197,33 +248,66 @@ class RssSampler:
         }
 
 
-def table_footprint(warehouse: str) -> dict[str, dict[str, int]]:
-    """Data files and bytes of every Delta table under a local warehouse.
+def footprint_from_files(files: Iterable[tuple[str, int]]) -> dict[str, dict[str, int]]:
+    """Data files and bytes of every Delta table, from (path under the warehouse, size) pairs; pure.
 
     A table is a folder holding `_delta_log`; its data files are the other files below it
-    (partition folders included). The log itself is counted apart. Object-store warehouses
-    are not walked (an empty result), since listing buckets is a different cost.
+    (partition folders included) that do not start with `.` or `_`; the log is counted
+    apart; a table nested in another is counted on its own. A table at the root is `.`.
+    """
+    listed = [(path.strip("/"), size) for path, size in files]
+    roots = set()
+    for path, _size in listed:
+        parts = path.split("/")
+        if "_delta_log" in parts:
+            roots.add("/".join(parts[: parts.index("_delta_log")]))
+    deepest_first = sorted(roots, key=lambda root: -1 if not root else root.count("/"), reverse=True)
+    tables = {root or ".": {"files": 0, "bytes": 0, "log_bytes": 0} for root in roots}
+    for path, size in listed:
+        owner = next((r for r in deepest_first if not r or path.startswith(r + "/")), None)
+        if owner is None:
+            continue
+        inside = path[len(owner) + 1 :] if owner else path
+        entry = tables[owner or "."]
+        if inside.split("/")[0] == "_delta_log":
+            entry["log_bytes"] += size
+        elif not inside.rsplit("/", 1)[-1].startswith((".", "_")):
+            entry["files"] += 1
+            entry["bytes"] += size
+    return dict(sorted(tables.items()))
+
+
+def _local_files(root: Path) -> Iterator[tuple[str, int]]:
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            yield path.relative_to(root).as_posix(), path.stat().st_size
+
+
+def hadoop_files(spark: SparkSession, uri: str) -> list[tuple[str, int]]:
+    """Every file under `uri` (s3a://, file://) with its size, listed through Hadoop's FileSystem."""
+    jvm = spark._jvm
+    assert jvm is not None
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[union-attr]
+    if not fs.exists(path):
+        return []
+    root = str(fs.makeQualified(path).toString()).rstrip("/")
+    found = []
+    listing = fs.listFiles(path, True)
+    while listing.hasNext():
+        status = listing.next()
+        found.append((str(status.getPath().toString())[len(root) + 1 :], int(status.getLen())))
+    return found
+
+
+def table_footprint(warehouse: str, spark: SparkSession | None = None) -> dict[str, dict[str, int]]:
+    """Data files and bytes of every Delta table under a warehouse (see `footprint_from_files`).
+
+    A local warehouse is walked on disk; one on an object store is listed through Hadoop
+    with `spark`'s session (without one, the result is empty).
     """
     if is_remote(warehouse):
-        return {}
+        return footprint_from_files(hadoop_files(spark, warehouse)) if spark is not None else {}
     root = Path(warehouse.removeprefix("file://"))
-    tables: dict[str, dict[str, int]] = {}
-    for log in sorted(root.rglob("_delta_log")):
-        table_dir = log.parent
-        data_files = data_bytes = log_bytes = 0
-        for dirpath, dirnames, filenames in os.walk(table_dir):
-            in_log = "_delta_log" in Path(dirpath).relative_to(table_dir).parts
-            # Nested tables are counted on their own.
-            if Path(dirpath) != table_dir and (Path(dirpath) / "_delta_log").is_dir():
-                dirnames.clear()
-                continue
-            for name in filenames:
-                size = (Path(dirpath) / name).stat().st_size
-                if in_log:
-                    log_bytes += size
-                elif not name.startswith((".", "_")):
-                    data_files += 1
-                    data_bytes += size
-        name = table_dir.relative_to(root).as_posix()
-        tables[name] = {"files": data_files, "bytes": data_bytes, "log_bytes": log_bytes}
-    return tables
+    return footprint_from_files(_local_files(root)) if root.is_dir() else {}

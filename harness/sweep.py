@@ -15,7 +15,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from harness.config import PIPELINE_PREFIX, SweepConfig
+from harness.storage import copy_tree, remove_tree
 from harness.workloads import LandingInfo, Progress, Workload, WorkloadResult, get_workload
 from lakelab.errors import UserError
-from lakelab.paths import absolute
+from lakelab.paths import absolute, join
 from lakelab.records import new_record, write_record
 from pipeline.config import ALL_LAYERS
 
@@ -214,9 +214,10 @@ def measure_run(
     progress: Progress,
 ) -> dict[str, Any]:
     """Run the workload once and return everything measured about it (plain data)."""
-    from harness.measure import RssSampler, TaskMetrics, table_footprint
+    from harness.measure import RssSampler, TaskMetrics, executors_lost, table_footprint
 
     metrics = TaskMetrics(spark)
+    run_started_ms = time.time() * 1000
     cluster_sampler = _cluster_sampler(config)
     metrics.begin()
     load_before = os.getloadavg()[0]
@@ -233,7 +234,11 @@ def measure_run(
     load_after = os.getloadavg()[0]
     metrics.end()
     cluster_resources = cluster_sampler.end() if cluster_sampler is not None else {}
-    tables = table_footprint(warehouse)
+    # A worker or executor lost mid-run (killed, out of memory) makes the run slower, not failed.
+    lost = executors_lost(spark, run_started_ms)
+    for executor in lost:
+        progress(f"executor {executor['id']} on {executor['host']} lost: {executor['reason']}")
+    tables = table_footprint(warehouse, spark)
     layer_seconds: dict[str, float] = {}
     for stage in result.stages:
         layer_seconds[stage.layer] = round(layer_seconds.get(stage.layer, 0.0) + stage.seconds, 4)
@@ -249,6 +254,7 @@ def measure_run(
         "memory": memory.as_dict(),
         "load_average": {"before": round(load_before, 2), "after": round(load_after, 2)},
         "cluster_resources": cluster_resources,
+        "executors_lost": lost,
         "tables": tables,
         "output_bytes": sum(t["bytes"] + t["log_bytes"] for t in tables.values()),
         "output_files": sum(t["files"] for t in tables.values()),
@@ -326,6 +332,21 @@ def new_sweep_id() -> str:
     return f"sweep-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
+def sweep_landing_root(sweep_root: str) -> str:
+    """`<paths.sweep>/landing`: one landing per scale below it, generated once, reused by later sweeps."""
+    return join(sweep_root, "landing")
+
+
+def sweep_work_dir(sweep_root: str) -> str:
+    """`<paths.sweep>/warehouses`: each sweep's run warehouses go below it, `<sweep id>/run-NNN`."""
+    return join(sweep_root, "warehouses")
+
+
+def scale_landing(landing_root: str, scale: int) -> str:
+    """The landing of one scale: `<landing root>/records-<scale>`."""
+    return join(landing_root, f"records-{scale}")
+
+
 def _one_line(error: BaseException) -> str:
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
@@ -341,6 +362,7 @@ def run_sweep(
     workload: Workload | None = None,
     progress: Progress = print,
     on_run: Callable[[dict[str, Any]], None] | None = None,
+    on_landing: Callable[[LandingInfo], None] | None = None,
     upstream: Mapping[int, str] | None = None,
 ) -> SweepSummary:
     """Run `config.sweep` and write one `sweep_run` record per run plus a `sweep_summary`.
@@ -348,13 +370,16 @@ def run_sweep(
     Args:
         spark: the session runtime points run on (from `lakelab.spark.get_session`).
         config: the whole config; `config.sweep` is the grid.
-        landings: the landing folder per scale (generated once there, reused by every run).
-        work_dir: where each run gets a fresh warehouse (`<work_dir>/<sweep id>/run-NNN`).
+        landings: the landing folder per scale (generated once there, reused by every run);
+            a local folder or an `s3a://` URI.
+        work_dir: where each run gets a fresh warehouse (`<work_dir>/<sweep id>/run-NNN`),
+            a local folder or an `s3a://` URI (on a cluster, executors must reach it).
         results_dir: where records are written.
         workload: what to run (default: `config.sweep.workload`).
         progress: called with one line per step.
         on_run: called with each run's record payload (e.g. to feed a metrics exporter).
-        upstream: per scale, a local warehouse that already holds the layers before
+        on_landing: called with each scale's landing once it is ready (generated or reused).
+        upstream: per scale, a warehouse that already holds the layers before
             `sweep.layers` (e.g. Bronze and Silver for a Gold-only sweep); built once per
             scale into the sweep's work folder when not given.
 
@@ -377,7 +402,7 @@ def run_sweep(
     sweep_id = new_sweep_id()
     seed = config.datagen.seed
     summary = SweepSummary(sweep_id, Path(results_dir))
-    run_root = Path(absolute(str(work_dir))) / sweep_id
+    run_root = join(absolute(str(work_dir)), sweep_id)
     started = time.perf_counter()
     restarts = sum(plan.needs_restart for plan in plans)
     progress(
@@ -390,27 +415,27 @@ def run_sweep(
     for scale in sweep.scales:
         progress(f"[landing] {scale:,} records at {landings[scale]}")
         landing_infos[scale] = workload.prepare(spark, config, landings[scale], scale, progress)
+        if on_landing is not None:
+            on_landing(landing_infos[scale])
 
     before = upstream_layers(sweep.layers) if workload.uses_layers else []
-    bases: dict[int, Path] = {}
+    bases: dict[int, str] = {}
     for scale in sweep.scales if before else []:
         if upstream and scale in upstream:
-            bases[scale] = Path(absolute(upstream[scale]))
+            bases[scale] = absolute(upstream[scale])
             progress(f"[upstream] {', '.join(before)} at {scale:,} records: reusing {bases[scale]}")
             continue
-        bases[scale] = run_root / f"upstream-{scale}"
+        bases[scale] = join(run_root, f"upstream-{scale}")
         progress(f"[upstream] {', '.join(before)} at {scale:,} records, built once (not measured)")
         upstream_started = time.perf_counter()
-        workload.run(
-            spark, config, landings[scale], str(bases[scale]), before, lambda line: progress("  " + line)
-        )
+        workload.run(spark, config, landings[scale], bases[scale], before, lambda line: progress("  " + line))
         progress(f"[upstream] built in {time.perf_counter() - upstream_started:.1f}s")
 
-    def execute(slot: RunSlot, warehouse: Path, prefix: str) -> dict[str, Any]:
+    def execute(slot: RunSlot, warehouse: str, prefix: str) -> dict[str, Any]:
         plan = plans[slot.point]
         if slot.scale in bases:
             # Each run starts from the same upstream layers; copying them is not measured.
-            shutil.copytree(bases[slot.scale], warehouse)
+            copy_tree(spark, bases[slot.scale], warehouse)
         indent: Progress = lambda line: progress(f"{prefix}  {line}")  # noqa: E731
         if plan.needs_restart:
             return run_in_child(
@@ -418,7 +443,7 @@ def run_sweep(
                 plan,
                 workload,
                 landings[slot.scale],
-                str(warehouse),
+                warehouse,
                 sweep.layers,
                 slot.scale,
                 indent,
@@ -429,25 +454,25 @@ def run_sweep(
                 point_configs[slot.point],
                 workload,
                 landings[slot.scale],
-                str(warehouse),
+                warehouse,
                 sweep.layers,
                 slot.scale,
                 indent,
             )
 
     for number in range(sweep.warmup):
-        warehouse = run_root / f"warmup-{number}"
+        warehouse = join(run_root, f"warmup-{number}")
         progress(f"[warmup {number + 1}/{sweep.warmup}] {plans[baseline_index].label} (not recorded)")
         slot = RunSlot(-1, sweep.scales[0], baseline_index, -1)
         try:
             execute(slot, warehouse, "[warmup]")
         finally:
-            shutil.rmtree(warehouse, ignore_errors=True)
+            remove_tree(spark, warehouse)
 
     run_ids = []
     for slot in slots:
         plan = plans[slot.point]
-        warehouse = run_root / f"run-{slot.index:03d}"
+        warehouse = join(run_root, f"run-{slot.index:03d}")
         prefix = f"[run {slot.index + 1}/{len(slots)}]"
         progress(f"{prefix} scale={slot.scale:,} {plan.label} repeat {slot.repeat + 1}/{sweep.repeats}")
         payload: dict[str, Any] = {
@@ -487,7 +512,7 @@ def run_sweep(
             )
         finally:
             if not sweep.keep_warehouses:
-                shutil.rmtree(warehouse, ignore_errors=True)
+                remove_tree(spark, warehouse)
         record = new_record(RUN_KIND, payload, seed)
         summary.run_records.append(write_record(record, results_dir))
         run_ids.append(record["record_id"])
@@ -538,7 +563,7 @@ def run_sweep(
     summary_record = new_record(SUMMARY_KIND, summary_payload, seed)
     summary.summary_record = write_record(summary_record, results_dir)
     if not sweep.keep_warehouses:
-        shutil.rmtree(run_root, ignore_errors=True)
+        remove_tree(spark, run_root)
     progress(
         f"sweep {sweep_id}: {len(slots)} runs in {summary.seconds:.1f}s, {summary.failed_runs} failed; "
         f"records in {results_dir}"

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from cluster import cli as cluster_cli
     from datagen import cli as datagen_cli
     from harness import cli as harness_cli
-    from lakelab import setup_cmd
+    from lakelab import doctor, setup_cmd
     from pipeline import cli as pipeline_cli
 
     parser = OneLineParser(
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     commands.required = True
     setup_cmd.register(commands)
+    doctor.register(commands)
     datagen_cli.register(commands)
     pipeline_cli.register(commands)
     harness_cli.register(commands)
@@ -95,17 +96,39 @@ def spark_failure(error: BaseException) -> str | None:
     return f"Spark failed: {line}{hint}"
 
 
+def store_failure(config: Any, summary: str) -> str | None:
+    """The one line for a Spark failure whose cause is an S3 store that stopped answering, else None."""
+    if config is None:
+        return None
+    from cluster.failures import store_unreachable
+    from lakelab.spark import uses_object_store
+
+    sign = store_unreachable(summary)
+    if sign is None or not uses_object_store(config):
+        return None
+    return (
+        f"the S3 store at {config.s3.endpoint} stopped answering during the job ({sign}); the write "
+        "in progress did not commit, so readers see its table's previous version; once "
+        "`lakelab doctor --s3` passes, run the command again"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lakelab` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     load_dotenv()
+    config = None
     try:
         from lakelab.config import load_config
+        from lakelab.targets import command_exporter_port, registered_targets
 
         config = load_config(args.config)
         handler: Handler = args.handler
-        return handler(config, args)
+        # While it runs, the command tells Prometheus where its driver UI and exporter are
+        # (only when [metrics] scrape_targets_dir is set, as in the compose lab).
+        with registered_targets(config, args.command, command_exporter_port(config, args)):
+            return handler(config, args)
     except UserError as error:
         print(f"lakelab: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -113,7 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = spark_failure(error)
         if summary is None:
             raise
-        print(f"lakelab: {args.command}: {summary}", file=sys.stderr)
+        line = store_failure(config, summary) or summary
+        from lakelab.spark import session_log_file
+
+        log_file = session_log_file()
+        details = f"; Spark's log: {log_file}" if log_file is not None else ""
+        print(f"lakelab: {args.command}: {line}{details}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lakelab: interrupted", file=sys.stderr)

@@ -57,6 +57,19 @@ class PathsConfig(StrictModel):
     warehouse: str = "data/warehouse"
     reports: str = "reports"
     results: str = "reports/results"
+    # Root of `lakelab sweep`'s landings (`<sweep>/landing/records-N`) and run warehouses
+    # (`<sweep>/warehouses/<sweep id>/run-NNN`); on a cluster, executors must reach it.
+    sweep: str = "data/sweep"
+
+
+class MetricsConfig(StrictModel):
+    """The harness's Prometheus exporter, and where a running command registers itself for scraping."""
+
+    # None: no exporter (`--exporter-port` still starts one for a sweep or the demo).
+    exporter_port: int | None = Field(default=None, ge=1, le=65535)
+    exporter_host: str = "127.0.0.1"
+    # A folder Prometheus reads file_sd target files from (`lakelab.targets`); None: register nowhere.
+    scrape_targets_dir: str | None = None
 
 
 class LakelabConfig(StrictModel):
@@ -69,6 +82,7 @@ class LakelabConfig(StrictModel):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     sweep: SweepConfig = Field(default_factory=SweepConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
 
 def _format_error(source: str, error: ValidationError) -> str:

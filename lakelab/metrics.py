@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -813,7 +814,8 @@ class Exporter:
         # (names the catalog does not declare) and asserts every family is declared.
         self._collector_registry = CollectorRegistry(auto_describe=True)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_CatalogOnly(self._collector_registry))
+        self._catalog_only = _CatalogOnly(self._collector_registry)
+        self.registry.register(self._catalog_only)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._collectors: dict[str, Any] = {}
@@ -869,6 +871,27 @@ class Exporter:
                 f"metrics exporter: cannot listen on {self.host}:{self.requested_port} ({error.strerror})"
             ) from None
         return self
+
+    @property
+    def scrapes(self) -> int:
+        """How many times the metrics were collected (scrapes, plus `exposition` calls)."""
+        return self._catalog_only.collections
+
+    def flush(self, timeout_s: float = 35.0) -> bool:
+        """Wait for one more scrape, when something scrapes this exporter at all.
+
+        A process's last figures (the sweep's final point) would otherwise vanish with it
+        before Prometheus saw them. Returns True when a scrape came (or none was expected).
+        """
+        if self._server is None or self.scrapes == 0:
+            return True
+        seen = self.scrapes
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.scrapes > seen:
+                return True
+            time.sleep(0.2)
+        return False
 
     def stop(self) -> None:
         """Stop serving; idempotent."""
@@ -950,12 +973,17 @@ class Exporter:
 
 
 class _CatalogOnly:
-    """A collector serving another registry's harness metrics, minus `*_created` samples."""
+    """A collector serving another registry's harness metrics, minus `*_created` samples.
+
+    It counts collections (one per scrape), so the exporter can tell whether anyone scrapes it.
+    """
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
+        self.collections = 0
 
     def collect(self) -> Iterator[Any]:
+        self.collections += 1
         for family in self._inner.collect():
             declared = family.name + "_total" if family.type == "counter" else family.name
             assert declared in METRICS_BY_NAME, f"{declared} is not declared in lakelab.metrics.METRICS"

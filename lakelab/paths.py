@@ -29,6 +29,21 @@ def is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+def is_uri(path: str) -> bool:
+    """True for any `scheme://` location, `file://` included: Hadoop's to handle, not `pathlib`'s."""
+    return "://" in path
+
+
+def join(root: str, *parts: str) -> str:
+    """`root/part/...`; URIs are joined as text, since `Path` collapses `s3a://b` to `s3a:/b`."""
+    if not is_uri(root):
+        return str(Path(root, *parts))
+    tail = "/".join(part.strip("/") for part in parts if part.strip("/"))
+    if not tail:
+        return root
+    return (root if root.endswith("/") else root + "/") + tail
+
+
 def absolute(path: str) -> str:
     """A local path made absolute (Delta's table builder rejects relative locations); URIs as given."""
     return path if is_remote(path) else str(Path(path.removeprefix("file://")).resolve())

@@ -53,6 +53,16 @@ def _memory_bytes() -> int:
         return 0
 
 
+# platform.machine() spells one architecture several ways: Windows says AMD64, Linux aarch64
+# and macOS arm64. Records use one name each, so runs on the same kind of CPU group together.
+_ARCHITECTURE_NAMES = {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def normalised_architecture(machine: str) -> str:
+    """`x86_64` or `arm64` for the spellings of those two; any other `platform.machine()` as given."""
+    return _ARCHITECTURE_NAMES.get(machine.lower(), machine)
+
+
 def provenance() -> dict[str, Any]:
     """Who and what produced a result: code, versions and machine."""
     return {
@@ -64,6 +74,7 @@ def provenance() -> dict[str, Any]:
         "machine": {
             "hostname": platform.node(),
             "platform": platform.platform(),
+            "architecture": normalised_architecture(platform.machine()),
             "cpu_count": os.cpu_count() or 0,
             "memory_bytes": _memory_bytes(),
         },

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lakelab import jvm
@@ -49,6 +50,32 @@ LAB_DEFAULTS = {
     "spark.databricks.delta.snapshotPartitions": "4",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
+
+LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
+# The system property lakelab/log4j2.properties reads the driver's log file from.
+LOG_FILE_PROPERTY = "lakelab.log.file"
+_session_log_file: Path | None = None
+
+
+def new_log_file(config: LakelabConfig, app_name: str) -> Path:
+    """A fresh log file for a driver: `<paths.reports>/logs/<app>-<UTC time>-<pid>.log`.
+
+    Reports on an object store put it in the system's temporary folder instead.
+    """
+    import datetime as dt
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) if is_remote(config.paths.reports) else Path(config.paths.reports)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = (root / "logs").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{app_name}-{stamp}-{os.getpid()}.log"
+
+
+def session_log_file() -> Path | None:
+    """The log file of the session this process started, if it started one."""
+    return _session_log_file
+
 
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -97,8 +124,8 @@ def s3a_conf(s3: S3Config) -> dict[str, str]:
 
 
 def uses_object_store(config: LakelabConfig) -> bool:
-    """True when the landing or the warehouse is on an object store."""
-    return is_remote(config.paths.landing) or is_remote(config.paths.warehouse)
+    """True when the landing, the warehouse or the sweeps' data is on an object store."""
+    return any(is_remote(path) for path in (config.paths.landing, config.paths.warehouse, config.paths.sweep))
 
 
 def session_conf(
@@ -106,20 +133,28 @@ def session_conf(
     app_name: str | None = None,
     extra_conf: Mapping[str, str] | None = None,
     jars: Sequence[str] | None = None,
+    log_file: Path | None = None,
 ) -> dict[str, str]:
     """Every Spark setting a session gets, in the order later ones win.
 
     `jars`: the jar files `lakelab setup` resolved (`jvm.resolved_jars`); without them
-    Spark resolves the Maven packages at start-up. Pure, so tests can check what a target
+    Spark resolves the Maven packages at start-up. `log_file`: where the driver's Spark and
+    Hadoop log lines go (without one, to stderr). Pure, so tests can check what a target
     would get without starting a JVM.
     """
+    java_options = f"-Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
+    if log_file is not None:
+        java_options += f" -D{LOG_FILE_PROPERTY}={log_file}"
     spark = config.spark
     conf: dict[str, str] = {
         "spark.master": spark.master,
         "spark.app.name": app_name or spark.app_name,
         "spark.driver.memory": spark.driver_memory,
         "spark.executor.memory": spark.executor_memory,
-        "spark.driver.host": "127.0.0.1",
+        # Executors call the driver back on this address. In the compose lab's containers the
+        # image's entrypoint sets LAKELAB_ADVERTISE_HOST to the container's IP: a job started
+        # with `docker compose run` has no DNS name other containers know.
+        "spark.driver.host": os.environ.get("LAKELAB_ADVERTISE_HOST") or "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.port": str(spark.ui_port),
@@ -127,6 +162,9 @@ def session_conf(
         # lakelab prints its own per-stage lines; Spark's console bar would interleave with them.
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Spark's and Hadoop's log lines go to a file, not the console: lakelab prints its
+        # own progress, and a failure as one line that names this file.
+        "spark.driver.extraJavaOptions": java_options,
         **LAB_DEFAULTS,
         **DELTA_CONF,
         **METRICS_CONF,
@@ -162,8 +200,11 @@ def get_session(
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 
-    conf = session_conf(config, app_name, extra_conf, jvm.resolved_jars(ivy_dir()))
-    if SparkSession.getActiveSession() is not None:
+    global _session_log_file
+    starting = SparkSession.getActiveSession() is None
+    log_file = new_log_file(config, app_name or config.spark.app_name) if starting else None
+    conf = session_conf(config, app_name, extra_conf, jvm.resolved_jars(ivy_dir()), log_file)
+    if not starting:
         # getOrCreate applies the builder's settings to a running session: lakelab's defaults
         # must not overwrite what that session was started with (a test suite's, a sweep's).
         chosen = {**config.spark.conf, **(extra_conf or {})}
@@ -180,6 +221,8 @@ def get_session(
             f"reached to fetch {jvm.DELTA_PACKAGE} and hadoop-aws into {ivy_dir()}: "
             "run `lakelab setup` to see the resolver's output"
         ) from None
+    if log_file is not None:
+        _session_log_file = log_file
     session.sparkContext.setLogLevel(config.spark.log_level)
     _quiet_known_warnings(session)
     return session

@@ -42,3 +42,13 @@ def spark() -> Iterator[SparkSession]:
 
     session = get_session(parse_config(TEST_SPARK_CONFIG, "tests/conftest.py"))
     yield session
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Collect the compose lab's module first.
+
+    It is the longest single scope (the lab's build, a sweep and fault runs): with
+    `--dist loadscope` the first scopes are handed out first, so one worker starts it at
+    once while the other runs every other module meanwhile. The order within it is kept.
+    """
+    items.sort(key=lambda item: 0 if "compose" in item.path.parts[-2:-1] else 1)

@@ -150,3 +150,19 @@ def test_init_buckets_names_an_unreachable_endpoint(
     assert capsys.readouterr().err == (
         "lakelab: error: S3 endpoint http://127.0.0.1:9 is not reachable (is MinIO up?)\n"
     )
+
+
+def test_a_store_gone_mid_job_is_one_line_naming_the_endpoint() -> None:
+    from lakelab.cli import store_failure
+    from lakelab.config import parse_config
+
+    on_s3 = parse_config(
+        {"s3": {"endpoint": "http://minio:9000"}, "paths": {"warehouse": "s3a://lakelab/warehouse"}}, "test"
+    )
+    line = store_failure(on_s3, "Spark failed: java.net.UnknownHostException: minio")
+    assert line is not None and "\n" not in line
+    assert line.startswith("the S3 store at http://minio:9000 stopped answering during the job (")
+    assert "UnknownHostException: minio" in line and "lakelab doctor --s3" in line
+    # Not an S3 failure, or no S3 in the config: the generic line stays.
+    assert store_failure(on_s3, "Spark failed: java.lang.ArithmeticException: / by zero") is None
+    assert store_failure(parse_config({}, "test"), "Spark failed: java.net.ConnectException: x") is None

@@ -186,3 +186,37 @@ def test_upstream_layers_are_the_layers_before_the_first_swept() -> None:
     assert upstream_layers(["gold"]) == ["bronze", "silver"]
     assert upstream_layers(["silver", "gold"]) == ["bronze"]
     assert upstream_layers(["bronze", "silver", "gold"]) == []
+
+
+def test_footprint_counts_nested_tables_on_their_own() -> None:
+    from harness.measure import footprint_from_files
+
+    files = [
+        ("gold/rfm/_delta_log/00000.json", 7),
+        ("gold/rfm/part-0.parquet", 40),
+        ("gold/rfm/history/_delta_log/00000.json", 3),
+        ("gold/rfm/history/part-0.parquet", 5),
+        ("gold/rfm/_SUCCESS", 0),
+        ("notes.txt", 99),
+    ]
+    assert footprint_from_files(files) == {
+        "gold/rfm": {"files": 1, "bytes": 40, "log_bytes": 7},
+        "gold/rfm/history": {"files": 1, "bytes": 5, "log_bytes": 3},
+    }
+
+
+def test_an_object_store_warehouse_is_listed_through_hadoop(spark: SparkSession, tmp_path: Path) -> None:
+    """The s3a path goes through Hadoop's FileSystem; a file:// URI takes the same JVM code."""
+    from harness.measure import footprint_from_files, hadoop_files
+
+    table = tmp_path / "silver" / "orders"
+    (table / "_delta_log").mkdir(parents=True)
+    (table / "_delta_log" / "00000.json").write_text("x" * 10)
+    (table / "part-1.parquet").write_bytes(b"y" * 50)
+    listed = hadoop_files(spark, tmp_path.as_uri())
+    assert sorted(listed) == [
+        ("silver/orders/_delta_log/00000.json", 10),
+        ("silver/orders/part-1.parquet", 50),
+    ]
+    assert footprint_from_files(listed) == {"silver/orders": {"files": 1, "bytes": 50, "log_bytes": 10}}
+    assert hadoop_files(spark, (tmp_path / "missing").as_uri()) == []
