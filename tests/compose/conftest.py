@@ -173,6 +173,9 @@ def compose_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeLab
         from lakelab.config import load_config
 
         lab.env.update(compose_env(load_config(config_file), lab.env, host_memory_bytes()))
+        # A run killed before its teardown leaves the project's volumes (a landing in MinIO
+        # the sweep would reuse instead of generating): every lab here starts empty.
+        _down_volumes()
         started = time.perf_counter()
         up = lab.lakelab("cluster", "up", "--mode", "compose", timeout=1800)
         timings["cluster up (build + up --wait)"] = time.perf_counter() - started
@@ -188,6 +191,13 @@ def compose_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeLab
 
 def _teardown(root: Path, timings: dict[str, float]) -> None:
     """`down --volumes` whatever a test left; the last test checks that it leaves nothing."""
+    _down_volumes()
+    if timings:
+        figures = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings.items())
+        _say(f"compose lab timings: {figures}")
+
+
+def _down_volumes() -> None:
     subprocess.run(
         ["docker", "compose", "-p", PROJECT, "--profile", "*", "down", "--volumes", "--remove-orphans"],
         capture_output=True,
@@ -196,9 +206,6 @@ def _teardown(root: Path, timings: dict[str, float]) -> None:
         check=False,
         timeout=300,
     )
-    if timings:
-        figures = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in timings.items())
-        _say(f"compose lab timings: {figures}")
 
 
 def _dummy_secrets() -> dict[str, str]:

@@ -118,6 +118,13 @@ def test_a_sweep_on_s3a_keeps_its_uris_and_copies_and_deletes_through_storage(
     calls: list[tuple[str, ...]] = []
     monkeypatch.setattr(sweep_module, "copy_tree", lambda _s, src, dst: calls.append(("copy", src, dst)))
     monkeypatch.setattr(sweep_module, "remove_tree", lambda _s, path: calls.append(("remove", path)))
+    from harness import measure
+
+    def footprint(warehouse: str, _spark: object = None) -> dict[str, dict[str, int]]:
+        calls.append(("footprint", warehouse))
+        return {}
+
+    monkeypatch.setattr(measure, "table_footprint", footprint)
     sweep = {
         "scales": [100],
         "repeats": 1,
@@ -139,8 +146,10 @@ def test_a_sweep_on_s3a_keeps_its_uris_and_copies_and_deletes_through_storage(
     ]
     assert calls == [
         ("copy", f"{root}/upstream-100", f"{root}/run-000"),
+        ("footprint", f"{root}/run-000"),
         ("remove", f"{root}/run-000"),
         ("copy", f"{root}/upstream-100", f"{root}/run-001"),
+        ("footprint", f"{root}/run-001"),
         ("remove", f"{root}/run-001"),
         ("remove", root),
     ]
