@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakelab.errors import UserError
@@ -97,49 +98,229 @@ def complete_batches(spark: SparkSession, landing: str) -> list[int]:
     return sorted(batches)
 
 
-def read_json_lines(
+@dataclass(frozen=True)
+class LandingFile:
+    """One data file of a landing batch."""
+
+    path: str
+    batch: int
+    size: int
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """A landing file set aside whole: it cannot be read as its table's format."""
+
+    file: LandingFile
+    reason: str
+
+
+def landing_files(
     spark: SparkSession, source: SourceTable, landing: str, batches: Sequence[int]
-) -> DataFrame | None:
-    """Raw JSON lines of some batches (`value`, `_source_file`, `_batch_id`), or None if no file."""
+) -> list[LandingFile]:
+    """The data files of some batches of one table, with their sizes, in batch order."""
+    found = []
+    for batch in batches:
+        fs, folder = _fs_and_path(spark, source.landing_path(landing, batch))
+        if not fs.exists(folder):
+            continue
+        for status in fs.listStatus(folder):
+            name = str(status.getPath().getName())
+            if status.isFile() and not name.startswith(("_", ".")):
+                found.append(LandingFile(str(status.getPath().toString()), batch, int(status.getLen())))
+    return sorted(found, key=lambda f: (f.batch, f.path))
+
+
+def _head_and_tail(spark: SparkSession, file: LandingFile, head: int, tail: int) -> tuple[bytes, bytes]:
+    fs, hadoop_path = _fs_and_path(spark, file.path)
+    stream = fs.open(hadoop_path)
+    try:
+        first = bytes(stream.readNBytes(min(head, file.size)))
+        last = b""
+        if tail and file.size >= tail:
+            stream.seek(file.size - tail)
+            last = bytes(stream.readNBytes(tail))
+    finally:
+        stream.close()
+    return first, last
+
+
+_PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def format_problem(head: bytes, tail: bytes, size: int, file_format: str, gzip: bool = True) -> str | None:
+    """Why a file's first and last bytes say it is not `file_format`; None when they fit.
+
+    A check of the bytes a reader would trip on first, not a full read: a truncated Parquet
+    file has no footer magic, another format has its own magic or NUL bytes where JSON
+    lines hold text. A gzip stream cut short is only found by reading it (see
+    `unreadable_files`).
+    """
+    if file_format == "parquet":
+        if size < 12 or not head.startswith(_PARQUET_MAGIC) or not tail.endswith(_PARQUET_MAGIC):
+            return (
+                f"not a Parquet file ({size:,} bytes; no {_PARQUET_MAGIC.decode()} magic at "
+                f"{'head' if not head.startswith(_PARQUET_MAGIC) else 'tail'}: truncated or another format)"
+            )
+        return None
+    if file_format == "csv.gz":
+        if size == 0:
+            return None  # an empty unload: no records
+        if gzip and not head.startswith(_GZIP_MAGIC):
+            return f"not a gzip file ({size:,} bytes; no gzip magic 1f8b at head)"
+        return None
+    # JSON lines: text.
+    if head.startswith(_PARQUET_MAGIC):
+        return f"not a JSON-lines file: a Parquet file ({size:,} bytes, PAR1 magic)"
+    if head.startswith(_GZIP_MAGIC):
+        return f"not a JSON-lines file: gzip-compressed ({size:,} bytes)"
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        return f"not a JSON-lines file: binary content (NUL byte at offset {nul})"
+    return None
+
+
+def check_files(
+    spark: SparkSession, files: Sequence[LandingFile], file_format: str
+) -> tuple[list[LandingFile], list[RejectedFile]]:
+    """Split files into those that look like `file_format` and those set aside, with reasons."""
+    good, rejected = [], []
+    for file in files:
+        head, tail = _head_and_tail(spark, file, 4096, 4 if file_format == "parquet" else 0)
+        problem = format_problem(head, tail, file.size, file_format, gzip=file.path.endswith(".gz"))
+        if problem is None and file_format == "csv.gz" and file.size:
+            try:
+                csv_header(spark, file)
+            except ValueError as error:
+                problem = f"no readable CSV header: {error}"
+        if problem is None:
+            good.append(file)
+        else:
+            rejected.append(RejectedFile(file, problem))
+    return good, rejected
+
+
+def read_json_lines(spark: SparkSession, files: Sequence[LandingFile]) -> DataFrame | None:
+    """Raw JSON lines of some files (`value`, `_source_file`, `_batch_id`), or None if no file."""
     from pyspark.sql import functions as sf
 
-    files = [f for batch in batches for f in data_files(spark, source.landing_path(landing, batch))]
     if not files:
         return None
-    lines = spark.read.text(files)
+    lines = spark.read.text([f.path for f in files])
     return _with_lineage(lines, sf.col("_metadata.file_path"))
 
 
-def read_tabular_batch(
-    spark: SparkSession, source: SourceTable, landing: str, batch: int
-) -> DataFrame | None:
-    """One batch of a Parquet or gzip-CSV table, columns as delivered, or None if no file.
+def csv_header(spark: SparkSession, file: LandingFile) -> list[str]:
+    """The column names on a gzip CSV file's first line (read through Hadoop's codec).
 
-    CSV is read as text with the header's column names plus `_corrupt_record`, so a row
-    that does not split into the header's columns is kept (and quarantined), not lost.
+    Raises:
+        ValueError: the file does not decompress, or its first line is not a CSV header.
+    """
+    import csv
+
+    jvm = spark._jvm
+    assert jvm is not None
+    fs, hadoop_path = _fs_and_path(spark, file.path)
+    codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+        spark._jsc.hadoopConfiguration()
+    ).getCodec(hadoop_path)
+    stream = fs.open(hadoop_path)
+    try:
+        raw = codec.createInputStream(stream) if codec is not None else stream
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(raw, "UTF-8"))
+        line = reader.readLine()
+    except Exception as error:  # a Py4J error carrying the JVM's IOException
+        raise ValueError(_java_message(error)) from None
+    finally:
+        stream.close()
+    if line is None:
+        return []
+    names = next(csv.reader([str(line).lstrip("\ufeff")]), [])
+    if not names or any(not name.strip() for name in names) or len(set(names)) != len(names):
+        raise ValueError(f"first line is not a CSV header: {str(line)[:120]!r}")
+    return names
+
+
+def read_tabular(spark: SparkSession, source: SourceTable, files: Sequence[LandingFile]) -> DataFrame | None:
+    """Parquet or gzip-CSV files, columns as delivered plus lineage, or None if no file.
+
+    CSV is read as RFC 4180 defines it (a quoted field may hold newlines: `multiLine`; a
+    gzip file is read whole by one task anyway), as text with each file's own header
+    names plus `_corrupt_record`, so a row that does not split into its header's columns
+    is kept (and quarantined), not lost, and files whose headers order the columns
+    differently are matched by name, not position.
+
+    Raises:
+        ValueError: a CSV file's header cannot be read (the caller sets the file aside).
     """
     from pyspark.sql import functions as sf
     from pyspark.sql.types import StringType, StructField, StructType
 
-    files = data_files(spark, source.landing_path(landing, batch))
     if not files:
         return None
     if source.format == "parquet":
-        rows = spark.read.parquet(*files)
-    else:
-        header = spark.read.option("header", "true").csv(files[0]).columns
+        rows = spark.read.parquet(*[f.path for f in files])
+        return _with_lineage(rows, sf.col("_metadata.file_path"))
+    by_header: dict[tuple[str, ...], list[str]] = {}
+    for file in files:
+        header = tuple(csv_header(spark, file))
+        if header:  # an empty or header-only file holds no record
+            by_header.setdefault(header, []).append(file.path)
+    parts = []
+    for header, paths in by_header.items():
         schema = StructType(
             [StructField(name, StringType()) for name in header]
             + [StructField("_corrupt_record", StringType())]
         )
-        rows = (
+        part = (
             spark.read.schema(schema)
             .option("header", "true")
+            .option("multiLine", "true")
             .option("mode", "PERMISSIVE")
             .option("columnNameOfCorruptRecord", "_corrupt_record")
-            .csv(files)
+            .csv(paths)
         )
-    return _with_lineage(rows, sf.col("_metadata.file_path"))
+        parts.append(_with_lineage(part, sf.col("_metadata.file_path")))
+    if not parts:
+        return None
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined.unionByName(part, allowMissingColumns=True)
+    return combined
+
+
+def unreadable_files(
+    spark: SparkSession, source: SourceTable, files: Sequence[LandingFile]
+) -> list[RejectedFile]:
+    """Files that fail when read alone, every value decoded; for after a batch's read failed.
+
+    A gzip stream cut short or a Parquet page that does not decode passes the byte checks
+    of `check_files` and fails only once read; Spark's error then may not name the file.
+    Reading each file on its own finds which (one small job per file, only on that path).
+    """
+    from pyspark.sql import functions as sf
+
+    rejected = []
+    for file in files:
+        try:
+            if source.format == "json":
+                df = read_json_lines(spark, [file])
+            else:
+                df = read_tabular(spark, source, [file])
+            if df is not None:
+                every_value = sf.hash(*[sf.col(f"`{c}`") for c in df.columns])
+                df.select(every_value.alias("h")).agg(sf.sum("h")).collect()
+        except Exception as error:  # any read failure sets this one file aside
+            rejected.append(RejectedFile(file, f"unreadable: {_java_message(error)}"))
+    return rejected
+
+
+def _java_message(error: BaseException) -> str:
+    """The first line of a JVM error's message, without the Java class prefix noise."""
+    text = str(getattr(error, "java_exception", None) or error)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first[:300]
 
 
 def _with_lineage(df: DataFrame, file_path: Any) -> DataFrame:
@@ -153,13 +334,20 @@ def _with_lineage(df: DataFrame, file_path: Any) -> DataFrame:
 # --- Delta tables ------------------------------------------------------------------------------
 
 
-def table_properties(config: PipelineConfig) -> dict[str, str]:
-    """Delta table properties every pipeline table gets, from the physical-design config."""
+def table_properties(config: PipelineConfig, layer: str) -> dict[str, str]:
+    """Delta table properties a pipeline table of `layer` gets, from the physical-design config.
+
+    Deletion vectors only where `config.deletion_vectors` asks for them and only on Silver,
+    the one layer MERGEd into. Bronze and `_ops` are appended to and Gold is overwritten, so
+    no deletion vector would ever be written there, and the table feature alone locks out
+    readers without it (delta-rs's `DeltaTable.to_pyarrow_table()` refuses such a table).
+    """
+    deletion_vectors = config.deletion_vectors and layer == "silver"
     return {
         "delta.autoOptimize.optimizeWrite": str(config.optimize_write).lower(),
         "delta.autoOptimize.autoCompact": str(config.auto_compact).lower(),
         "delta.checkpointInterval": str(config.checkpoint_interval),
-        "delta.enableDeletionVectors": str(config.deletion_vectors).lower(),
+        "delta.enableDeletionVectors": str(deletion_vectors).lower(),
     }
 
 
@@ -191,7 +379,7 @@ def ensure_table(
     partitions = contract.partition_columns(config.partition_facts_by_date)
     if partitions:
         builder = builder.partitionedBy(*partitions)
-    for key, value in table_properties(config).items():
+    for key, value in table_properties(config, contract.layer).items():
         builder = builder.property(key, value)
     if contract.description:
         builder = builder.comment(contract.description)

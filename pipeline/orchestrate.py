@@ -34,6 +34,7 @@ from pipeline.contracts import (
     GOLD_RFM,
     QUALITY_RESULTS,
     QUARANTINE,
+    QUARANTINED_FILES,
     RAW_RECORD,
     RECORD_HASH,
     RUN_LOG,
@@ -117,6 +118,7 @@ class _TableWork:
     rows_out: int = 0
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    rejected_files: list[io.RejectedFile] = field(default_factory=list)
 
 
 def execute(
@@ -350,22 +352,31 @@ def _bronze_layer(run: _Run) -> None:
 
 
 def _read_bronze_input(
-    run: _Run, source: SourceTable, pending: Sequence[int], params: BronzeParams
+    run: _Run,
+    source: SourceTable,
+    groups: Sequence[Sequence[io.LandingFile]],
+    params: BronzeParams,
 ) -> tuple[DataFrame | None, Any]:
-    """Bronze rows with diagnostics for the pending batches; JSON lines too (to re-parse)."""
-    table = bronze_for(source)
+    """Bronze rows with diagnostics for some landing files; JSON lines too (to re-parse).
+
+    Tabular files are read group by group (a batch, or a single file) and each group
+    converted to Bronze's columns before the union, so groups may deliver their columns
+    in other orders or types (drift) without spoiling each other.
+    """
+    files = [f for group in groups for f in group]
     if source.format == "json":
-        lines = io.read_json_lines(run.spark, source, run.landing, pending)
+        lines = io.read_json_lines(run.spark, files)
         if lines is None:
             return None, None
         return to_bronze_json(lines, source, params), lines
+    table = bronze_for(source)
     parts = []
     declared = {f.name for f in source.fields}
-    for batch in pending:
-        rows = io.read_tabular_batch(run.spark, source, run.landing, batch)
+    lineage = {SOURCE_FILE, BATCH_ID, "_corrupt_record"}
+    for group in groups:
+        rows = io.read_tabular(run.spark, source, group)
         if rows is None:
             continue
-        lineage = {SOURCE_FILE, BATCH_ID, "_corrupt_record"}
         extra = [c for c in rows.columns if c not in declared | lineage] if table.allow_added_columns else []
         parts.append(to_bronze_tabular(rows, source, params, extra))
     if not parts:
@@ -376,6 +387,51 @@ def _read_bronze_input(
     return combined, None
 
 
+def _evaluate_bronze(
+    run: _Run, source: SourceTable, groups: Sequence[Sequence[io.LandingFile]], params: BronzeParams
+) -> tuple[DataFrame | None, Any, DataFrame | None, Tally]:
+    """Read, parse and check some files: (parsed, lines, evaluated and cached, counts)."""
+    table = bronze_for(source)
+    parsed, lines = _read_bronze_input(run, source, groups, params)
+    if parsed is None:
+        return None, None, None, Tally(0, 0, ())
+    evaluated = evaluate_rules(parsed, table.rules).persist(_layer_cache())
+    try:
+        counts = tally(evaluated, table.rules, unexpected_column=UNEXPECTED_COLUMNS)
+    except BaseException:
+        evaluated.unpersist()
+        raise
+    return parsed, lines, evaluated, counts
+
+
+def _bronze_files(
+    run: _Run, source: SourceTable, pending: Sequence[int], params: BronzeParams
+) -> tuple[tuple[DataFrame | None, Any, DataFrame | None, Tally], list[io.RejectedFile]]:
+    """Evaluate the pending batches' files, setting aside whole any file that cannot be read.
+
+    Byte checks first (format magic, NUL bytes, a CSV header); then, only when reading the
+    batch fails, each file is read alone to find the damaged ones, and the rest is read
+    file by file (which also copes with files whose column types disagree).
+    """
+    table = bronze_for(source)
+    files = io.landing_files(run.spark, source, run.landing, pending)
+    good, rejected = io.check_files(run.spark, files, source.format)
+    by_batch = [[f for f in good if f.batch == batch] for batch in pending]
+    try:
+        return _evaluate_bronze(run, source, [g for g in by_batch if g], params), rejected
+    except Exception as error:
+        failure = error
+    run.progress(f"bronze {table.name:<22}: reading failed; checking its {len(good)} files one by one")
+    damaged = io.unreadable_files(run.spark, source, good)
+    damaged_paths = {r.file.path for r in damaged}
+    readable = [[f] for f in good if f.path not in damaged_paths]
+    try:
+        evaluated = _evaluate_bronze(run, source, readable, params)
+    except Exception:
+        raise failure from None
+    return evaluated, rejected + damaged
+
+
 def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params: BronzeParams) -> _TableWork:
     """Parse, check and append one landing table's pending batches."""
     from pyspark.sql import functions as sf
@@ -384,8 +440,14 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
     started = time.perf_counter()
     batch_from, batch_to = pending[0], pending[-1]
     run.progress(f"bronze {table.name:<22}: ingesting batches {batch_from}..{batch_to}")
-    parsed, lines = _read_bronze_input(run, source, pending, params)
-    if parsed is None:
+    (parsed, lines, evaluated, counts), rejected_files = _bronze_files(run, source, pending, params)
+    for rejected in rejected_files:
+        run.note(
+            f"bronze.{table.name} batch {rejected.file.batch}: file {rejected.file.path} set aside "
+            f"({rejected.reason}); recorded in {QUARANTINED_FILES.qualified_name}"
+        )
+    files_detail = f"{len(rejected_files)} file(s) quarantined" if rejected_files else ""
+    if parsed is None or evaluated is None:
         empty = run.spark.createDataFrame([], "_x int")
         return _TableWork(
             table,
@@ -395,10 +457,11 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
             empty,
             Tally(0, 0, ()),
             seconds=time.perf_counter() - started,
-            detail="empty: no landing file in these batches",
+            detail="; ".join(
+                p for p in ("empty: no readable landing file in these batches", files_detail) if p
+            ),
+            rejected_files=rejected_files,
         )
-    evaluated = evaluate_rules(parsed, table.rules).persist(_layer_cache())
-    counts = tally(evaluated, table.rules, unexpected_column=UNEXPECTED_COLUMNS)
     added = [c for c in parsed.columns if c not in table.column_names and not c.startswith("_")]
     if lines is not None and table.allow_added_columns and counts.unexpected_columns:
         # Schema drift the contract allows: parse again keeping the added fields (as text).
@@ -424,8 +487,55 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
         evaluated,
         counts,
         seconds=time.perf_counter() - started,
-        detail=detail,
+        detail="; ".join(p for p in (detail, files_detail) if p),
+        rejected_files=rejected_files,
     )
+
+
+def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str, int]:
+    """Record the files set aside (once each); return files held per table, read back."""
+    from pyspark.sql import functions as sf
+
+    rejected = [(w, r) for w in work for r in w.rejected_files]
+    path = QUARANTINED_FILES.path(run.warehouse)
+    if not rejected and not io.is_delta_table(run.spark, path):
+        return {}
+    path = run.ensure(QUARANTINED_FILES)
+    first = min(w.batch_from for w in work)
+
+    def mine() -> DataFrame:
+        return io.read_table(run.spark, path).where(
+            (sf.col("layer") == "bronze") & (sf.col("batch_id") >= first)
+        )
+
+    held = {(str(r["table_name"]), str(r["source_file"])) for r in mine().collect()}
+    rows = [
+        (
+            "bronze",
+            w.table.name,
+            r.file.batch,
+            r.file.path,
+            r.file.size,
+            r.reason,
+            run.run_id,
+            run.started_at,
+        )
+        for w, r in rejected
+        if (w.table.name, r.file.path) not in held
+    ]
+    if rows:
+        frame = run.spark.createDataFrame(rows, QUARANTINED_FILES.ddl())
+        io.append_idempotent(frame, path, "lakelab.bronze.quarantined_files", max(w.batch_to for w in work))
+    # Read back after the append: what was committed counts.
+    counts = mine().groupBy("table_name", "batch_id").count().collect()
+    return {
+        w.table.name: sum(
+            int(r["count"])
+            for r in counts
+            if r["table_name"] == w.table.name and w.batch_from <= int(r["batch_id"]) <= w.batch_to
+        )
+        for w in work
+    }
 
 
 def _commit_bronze(run: _Run, work: Sequence[_TableWork]) -> None:
@@ -434,6 +544,7 @@ def _commit_bronze(run: _Run, work: Sequence[_TableWork]) -> None:
 
     started = time.perf_counter()
     quarantined = _commit_quarantine(run, "bronze", work)
+    files_held = _commit_quarantined_files(run, work)
     _write_rule_results(run, "bronze", work)
     counted = [
         io.read_table(run.spark, w.table.path(run.warehouse))
@@ -454,9 +565,15 @@ def _commit_bronze(run: _Run, work: Sequence[_TableWork]) -> None:
         landing_rows = w.counts.rows
         accepted = bronze_rows.get(w.table.name, 0)
         rejected = quarantined.get(w.table.name, 0)
-        reconciled = landing_rows == accepted + rejected
-        sign = "=" if reconciled else "!="
+        files_ok = files_held.get(w.table.name, 0) == len(w.rejected_files)
+        reconciled = landing_rows == accepted + rejected and files_ok
+        sign = "=" if landing_rows == accepted + rejected else "!="
         check = f"landing {landing_rows:,} {sign} bronze {accepted:,} + quarantined {rejected:,}"
+        if w.rejected_files or not files_ok:
+            check += (
+                f"; files set aside {len(w.rejected_files)}, "
+                f"{QUARANTINED_FILES.qualified_name} holds {files_held.get(w.table.name, 0)}"
+            )
         if not reconciled:
             failures.append(f"{w.table.name} ({check})")
             check = "NOT RECONCILED: " + check
