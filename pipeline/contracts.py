@@ -1155,7 +1155,26 @@ RUN_LOG = TableContract(
     ),
 )
 
-OPS: tuple[TableContract, ...] = (QUARANTINE, QUALITY_RESULTS, RUN_LOG)
+QUARANTINED_FILES = TableContract(
+    layer="ops",
+    name="quarantined_files",
+    description=(
+        "Landing files Bronze could not read as their table's format (truncated, damaged, another "
+        "format under the table's name): set aside whole, with the reason; the rest of the batch is ingested"
+    ),
+    columns=(
+        _c("layer", "string", "bronze"),
+        _c("table_name", "string", "the table the file was delivered for"),
+        _c("batch_id", "int", "landing batch"),
+        _c("source_file", "string", "the landing file"),
+        _c("size_bytes", "bigint", "its size when it was checked"),
+        _c("reason", "string", "why it cannot be read (the format check or the reader's error)"),
+        _c("run_id", "string", "pipeline run"),
+        _c("quarantined_at", "timestamp", "when"),
+    ),
+)
+
+OPS: tuple[TableContract, ...] = (QUARANTINE, QUARANTINED_FILES, QUALITY_RESULTS, RUN_LOG)
 
 ALL_CONTRACTS: tuple[TableContract, ...] = BRONZE + SILVER + GOLD + OPS
 
