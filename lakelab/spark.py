@@ -162,6 +162,10 @@ def session_conf(
         # lakelab prints its own per-stage lines; Spark's console bar would interleave with them.
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Parquet timestamps as int64 microseconds, not INT96: readers other than Spark (pyarrow,
+        # pandas, DuckDB, delta-rs) turn INT96 into nanoseconds, which wraps years outside
+        # 1677..2262 (9999-12-31 read back as 1816-03-30).
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         # Spark's and Hadoop's log lines go to a file, not the console: lakelab prints its
         # own progress, and a failure as one line that names this file.
         "spark.driver.extraJavaOptions": java_options,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakelab.sources import SourceTable
+from pipeline.config import DEFAULT_MAX_RECORD_BYTES
 from pipeline.contracts import (
     BATCH_ID,
     INGESTED_AT,
@@ -37,14 +38,23 @@ if TYPE_CHECKING:
 FIELDS = "_fields"
 CORRUPT_RECORD = "_corrupt_record"
 HELPER_COLUMNS = (PARSE_ERROR, TYPE_ERRORS, UNEXPECTED_COLUMNS, RAW_RECORD)
+# A value longer than this is cut in a quarantine reason (the whole record is in raw_record).
+REASON_VALUE_CHARS = 40
+# Levels of nested objects and arrays the trailing-characters check looks through; a record
+# nested deeper is not checked (Salesforce records are flat, or two levels with `attributes`).
+_NESTING_CHECKED = 8
+# A JSON string literal, escapes included; possessive, so a long string cannot overflow the stack.
+_JSON_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_INNERMOST_GROUP = r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]"
 
 
 @dataclass(frozen=True)
 class BronzeParams:
-    """What Bronze stamps on every record of one run."""
+    """What Bronze stamps on every record of one run, and the largest JSON line it parses."""
 
     run_id: str
     ingested_at: dt.datetime
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
 
 def _blank_to_null(text: Column) -> Column:
@@ -60,8 +70,25 @@ def _typed(text: Column, type_: str) -> Column:
     return text if type_ == "string" else sf.trim(text).try_cast(type_)
 
 
+def quoted_value(text: Column) -> Column:
+    """A value for a one-line reason: quoted, cut after `REASON_VALUE_CHARS` characters."""
+    from pyspark.sql import functions as sf
+
+    length = sf.char_length(text)
+    cut = sf.concat(
+        sf.left(text, sf.lit(REASON_VALUE_CHARS)),
+        sf.lit("...' ("),
+        sf.format_number(length, 0),
+        sf.lit(" characters)"),
+    )
+    return sf.concat(
+        sf.lit("'"),
+        sf.when(length > REASON_VALUE_CHARS, cut).otherwise(sf.concat(text, sf.lit("'"))),
+    )
+
+
 def _type_error(source: SourceTable, name: str, value_sql: str) -> Column:
-    """The field's name when its value is present but does not convert to its conformed type.
+    """`Name = 'value'` when the field's value is present but does not convert to its conformed type.
 
     Uses the contract's own conversion (`conform_sql`), so what Bronze accepts is exactly
     what Silver can convert.
@@ -70,7 +97,105 @@ def _type_error(source: SourceTable, name: str, value_sql: str) -> Column:
 
     text = sf.expr(f"CAST({value_sql} AS STRING)")
     converts = sf.expr(conform_sql(value_sql, conformed_type(source, name))).isNotNull()
-    return sf.when(_blank_to_null(text).isNotNull() & ~converts, sf.lit(name))
+    return sf.when(
+        _blank_to_null(text).isNotNull() & ~converts,
+        sf.concat(sf.lit(f"{name} = "), quoted_value(text)),
+    )
+
+
+def addable_columns(source: SourceTable, unexpected: Sequence[str]) -> list[str]:
+    """The added fields Bronze may keep as columns: those whose names differ, also ignoring
+    case, from the declared fields and from each other (the first in sorted order wins).
+
+    Spark resolves names ignoring case, so `id` next to `Id`, or `tier__c` next to
+    `Tier__c`, would make every later reference ambiguous. Records that carry a left-out
+    name are quarantined by `to_bronze_json` (a name clash), so nothing is lost.
+    """
+    taken = {f.name.lower() for f in source.fields}
+    kept = []
+    for name in sorted(set(unexpected)):
+        if name.lower() not in taken:
+            taken.add(name.lower())
+            kept.append(name)
+    return kept
+
+
+def _name_problems(keys: Column, known: Sequence[str]) -> Column:
+    """Why a record's field names cannot become columns, or NULL: a name delivered twice, two
+    names that differ only in case, or a name that differs only in case from a known column."""
+    from pyspark.sql import functions as sf
+
+    distinct = sf.array_distinct(keys)
+    canonical = sf.create_map(*[sf.lit(x) for name in known for x in (name.lower(), name)])
+
+    def known_as(key: Column) -> Column:
+        return sf.try_element_at(canonical, sf.lower(key))
+
+    twice = sf.filter(distinct, lambda k: sf.size(sf.filter(keys, lambda j: j == k)) > 1)
+    case_pairs = sf.filter(
+        distinct, lambda k: sf.size(sf.filter(distinct, lambda j: sf.lower(j) == sf.lower(k))) > 1
+    )
+    miscased = sf.filter(distinct, lambda k: known_as(k).isNotNull() & (known_as(k) != k))
+    problems = sf.concat_ws(
+        "; ",
+        sf.when(
+            sf.size(distinct) < sf.size(keys),
+            sf.concat(sf.lit("duplicate field names: "), sf.array_join(sf.array_sort(twice), ", ")),
+        ),
+        sf.when(
+            sf.size(sf.array_distinct(sf.transform(distinct, sf.lower))) < sf.size(distinct),
+            sf.concat(
+                sf.lit("field names differ only in case: "), sf.array_join(sf.array_sort(case_pairs), ", ")
+            ),
+        ).otherwise(
+            sf.when(
+                sf.size(miscased) > 0,
+                sf.concat(
+                    sf.lit("field names differ only in case: "),
+                    sf.array_join(
+                        sf.transform(
+                            sf.array_sort(miscased),
+                            lambda k: sf.concat(k, sf.lit(" (the column is "), known_as(k), sf.lit(")")),
+                        ),
+                        ", ",
+                    ),
+                ),
+            )
+        ),
+    )
+    return sf.nullif(problems, sf.lit(""))
+
+
+def _trailing_characters(value: Column) -> Column:
+    """TRUE when something follows the first JSON object of the line (which Jackson ignores).
+
+    Strings are blanked first, then innermost objects and arrays are collapsed to `0`, level
+    by level: one object with nothing after it ends as `0`. A record nested deeper than
+    `_NESTING_CHECKED` levels is not collapsed and so never flagged.
+    """
+    from pyspark.sql import functions as sf
+
+    collapsed = sf.regexp_replace(value, _JSON_STRING, '""')
+    for _ in range(_NESTING_CHECKED):
+        collapsed = sf.regexp_replace(collapsed, _INNERMOST_GROUP, "0")
+    return collapsed.rlike(r"^[\s\x{FEFF}]*0\s*\S")
+
+
+def _invalid_utf8(value: Column, fields: Column) -> Column:
+    """Where a line that is not valid UTF-8 holds the bad bytes, or NULL when it is valid.
+
+    The JSON parser turns bad bytes into U+FFFD, so the fields holding one are named.
+    """
+    from pyspark.sql import functions as sf
+
+    bad_fields = sf.array_sort(sf.map_keys(sf.map_filter(fields, lambda _, v: sf.instr(v, "\ufffd") > 0)))
+    return sf.when(
+        ~sf.is_valid_utf8(value),
+        sf.when(
+            sf.size(bad_fields) > 0,
+            sf.concat(sf.lit("invalid UTF-8 in field "), sf.array_join(bad_fields, ", ")),
+        ).otherwise(sf.lit("invalid UTF-8 in the record")),
+    )
 
 
 def _lineage(params: BronzeParams, raw_record: Column) -> list[Column]:
@@ -97,12 +222,24 @@ def to_bronze_json(
     caught per field (named in `_type_errors`) instead of spoiling the whole record, and
     keys beyond the contract are listed in `_unexpected_columns`. Blank lines are not
     records and are dropped (the landing count skips them too).
+
+    `_parse_error` says every reason a line cannot be taken as one record: over
+    `params.max_record_bytes` (then it is not parsed at all), not valid UTF-8, not one JSON
+    object, something after the object, a field name delivered twice or differing from
+    another (or from a column) only in case. `added_columns` should come from
+    `addable_columns`; a case-insensitive duplicate among them is left out.
     """
     from pyspark.sql import functions as sf
 
+    added = addable_columns(source, added_columns)
     declared = [f.name for f in source.fields]
-    parsed = lines.where(sf.trim(sf.col("value")) != "").withColumn(
-        FIELDS, sf.from_json(sf.col("value"), "map<string,string>")
+    value = sf.col("value")
+    size = sf.octet_length(value)
+    fits = size <= params.max_record_bytes
+    parsed = (
+        lines.where(sf.trim(value) != "")
+        .withColumn(FIELDS, sf.when(fits, sf.from_json(value, "map<string,string>")))
+        .withColumn("__keys", sf.when(sf.col(FIELDS).isNotNull(), sf.json_object_keys(value)))
     )
     fields = sf.col(FIELDS)
     columns: list[Column] = []
@@ -111,18 +248,42 @@ def to_bronze_json(
         text = fields.getItem(field.name)
         columns.append(_typed(_blank_to_null(text), field.type).alias(field.name))
         type_errors.append(_type_error(source, field.name, f"{FIELDS}['{field.name}']"))
-    extras = [fields.getItem(name).alias(name) for name in added_columns]
+    extras = [fields.getItem(name).alias(name) for name in added]
+    too_large = sf.concat(
+        sf.lit("record is "),
+        sf.format_number(size, 0),
+        sf.lit(f" bytes, over the {params.max_record_bytes:,}-byte limit (pipeline.max_record_bytes)"),
+    )
+    parse_error = sf.when(~fits, too_large).otherwise(
+        sf.nullif(
+            sf.concat_ws(
+                "; ",
+                _invalid_utf8(value, fields),
+                sf.when(fields.isNull(), sf.lit("unparseable JSON line")),
+                sf.when(
+                    fields.isNotNull() & _trailing_characters(value),
+                    sf.lit("unparseable JSON line: trailing characters after the JSON object"),
+                ),
+                sf.when(fields.isNotNull(), _name_problems(sf.col("__keys"), [*declared, *added])),
+            ),
+            sf.lit(""),
+        )
+    )
+    unexpected = sf.coalesce(
+        sf.array_except(sf.map_keys(fields), sf.array(*[sf.lit(n) for n in declared])),
+        sf.array().cast("array<string>"),
+    )
     raw = sf.col("value")
-    return parsed.select(
+    return parsed.withColumn(PARSE_ERROR, parse_error).select(
         *columns,
         *extras,
         *_lineage(params, raw),
-        sf.when(fields.isNull(), sf.lit("unparseable JSON line")).alias(PARSE_ERROR),
+        sf.col(PARSE_ERROR),
         sf.filter(sf.array(*type_errors), lambda name: name.isNotNull()).alias(TYPE_ERRORS),
-        sf.coalesce(
-            sf.array_except(sf.map_keys(fields), sf.array(*[sf.lit(n) for n in declared])),
-            sf.array().cast("array<string>"),
-        ).alias(UNEXPECTED_COLUMNS),
+        # A record that is not taken as one brings no columns (its names may clash).
+        sf.when(sf.col(PARSE_ERROR).isNull(), unexpected)
+        .otherwise(sf.array().cast("array<string>"))
+        .alias(UNEXPECTED_COLUMNS),
         raw.alias(RAW_RECORD),
     )
 
@@ -139,7 +300,9 @@ def to_bronze_tabular(
     value by value, and values that do not convert are named in `_type_errors` (an
     incompatible type quarantines the rows with that reason). Columns beyond the
     contract are listed in `_unexpected_columns`; the allowed ones are kept as text.
-    A CSV row Spark could not split (`_corrupt_record`) is a parse error.
+    Parse errors: a CSV row Spark could not split (`_corrupt_record`), a string that is
+    not valid UTF-8, and a delivered column whose name differs only in case from a
+    declared one (Spark would take them for one column).
     """
     from pyspark.sql import functions as sf
 
@@ -147,7 +310,9 @@ def to_bronze_tabular(
     delivered = [c for c in rows.columns if c not in lineage]
     declared = {f.name for f in source.fields}
     present = set(delivered)
-    unexpected = [c for c in delivered if c not in declared]
+    declared_as = {name.lower(): name for name in declared}
+    miscased = sorted(c for c in delivered if c not in declared and c.lower() in declared_as)
+    unexpected = [c for c in delivered if c not in declared and c not in miscased]
     columns: list[Column] = []
     type_errors: list[Column] = []
     for field in source.fields:
@@ -156,15 +321,28 @@ def to_bronze_tabular(
         typed = sf.expr(conform_sql(value_sql, field.type))
         columns.append(typed.alias(field.name))
         type_errors.append(_type_error(source, field.name, value_sql))
-    extras = [sf.col(f"`{name}`").cast("string").alias(name) for name in added_columns]
+    added = addable_columns(source, [c for c in added_columns if c not in miscased])
+    extras = [sf.col(f"`{name}`").cast("string").alias(name) for name in added]
     record = sf.to_json(sf.struct(*[sf.col(f"`{c}`") for c in delivered]))
     corrupt = sf.col(CORRUPT_RECORD) if CORRUPT_RECORD in rows.columns else sf.lit(None).cast("string")
     raw = sf.coalesce(corrupt, record)
+    problems = [sf.when(corrupt.isNotNull(), sf.lit("malformed CSV row"))]
+    for field in source.fields:
+        if field.type == "string" and field.name in present:
+            problems.append(
+                sf.when(
+                    ~sf.is_valid_utf8(sf.col(f"`{field.name}`").cast("string")),
+                    sf.lit(f"invalid UTF-8 in field {field.name}"),
+                )
+            )
+    if miscased:
+        names = ", ".join(f"{c} (the column is {declared_as[c.lower()]})" for c in miscased)
+        problems.append(sf.lit(f"field names differ only in case: {names}"))
     return rows.select(
         *columns,
         *extras,
         *_lineage(params, raw),
-        sf.when(corrupt.isNotNull(), sf.lit("malformed CSV row")).alias(PARSE_ERROR),
+        sf.nullif(sf.concat_ws("; ", *problems), sf.lit("")).alias(PARSE_ERROR),
         sf.filter(sf.array(*type_errors), lambda name: name.isNotNull()).alias(TYPE_ERRORS),
         sf.array(*[sf.lit(c) for c in unexpected]).cast("array<string>").alias(UNEXPECTED_COLUMNS),
         raw.alias(RAW_RECORD),

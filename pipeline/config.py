@@ -10,13 +10,17 @@ from lakelab.model import StrictModel
 
 Layer = Literal["bronze", "silver", "gold"]
 ALL_LAYERS: list[Layer] = ["bronze", "silver", "gold"]
+# Below Jackson's 20,000,000-character limit on one JSON string, which would otherwise turn a
+# larger record into an unexplained "unparseable JSON line".
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 
 class PipelineConfig(StrictModel):
     """Which layers run and how their tables are laid out.
 
     Every field is a physical-design or run choice, never a business rule (those live in
-    `pipeline.contracts`), so a sweep can vary any of them without changing results.
+    `pipeline.contracts`), so a sweep can vary any of them without changing results; the
+    one exception is `max_record_bytes`, a safety limit on what Bronze will parse.
     """
 
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
@@ -37,3 +41,6 @@ class PipelineConfig(StrictModel):
     vacuum_retention_hours: int = Field(default=168, ge=0)
     # Files a Silver MERGE leaves behind: deletion vectors make MERGE write less.
     deletion_vectors: bool = True
+    # A JSON line longer than this (in bytes) is quarantined with its size, not parsed. A safety
+    # limit, not a layout choice: it bounds what one record costs a task's memory.
+    max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, ge=1)

@@ -12,6 +12,7 @@ exactly one place (the table, or the quarantine with the rule and the reason).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -245,6 +246,7 @@ CONFORMED_TYPES: dict[str, dict[str, str]] = {
         "LastModifiedDate": "timestamp",
     },
     "crm.opportunity": {
+        "Amount": "decimal(18,2)",
         "CloseDate": "date",
         "CreatedDate": "timestamp",
         "LastModifiedDate": "timestamp",
@@ -267,24 +269,59 @@ def conformed_type(table: SourceTable, field_name: str) -> str:
     return CONFORMED_TYPES.get(table.qualified_name, {}).get(field_name, delivered)
 
 
+# Years a date or time may have at all: what ISO-8601 without a sign, Python, pandas at
+# microseconds and every Parquet reader represent. Spark also takes '+10000-01-01'; no one else does.
+MIN_YEAR, MAX_YEAR = 1, 9999
+# Business dates and times fall in [1900-01-01, 2100-01-01): Silver quarantines the rest as out of
+# range. The window also keeps every value inside what readers at nanoseconds hold (1677..2262).
+DATE_WINDOW = ("1900-01-01", "2100-01-01")
+# Money amounts in any currency: 0 <= amount < 10^15. With the highest reference rate (1.27) the
+# USD amount stays below 1.27e15, inside decimal(18,2) (< 10^16), and a double still holds it to
+# the cent up to 9e13 (2^53 / 100); above that only decimal columns are exact.
+MONEY_LIMIT = 10**15
+
+
+def _decimal_scale(type_: str) -> tuple[int, int] | None:
+    match = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", type_.strip().lower())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
 def conform_sql(column_sql: str, type_: str) -> str:
     """SQL that converts a delivered value to `type_`, NULL when it does not convert.
 
     Timestamps accept ISO-8601 with `Z`, `+hh:mm` or Salesforce's `+0000`; everything
     else goes through `try_cast` (text is trimmed first: CSV and hand-typed JSON pad it).
+    A value that would change on the way is NULL too, so Bronze calls it a type mismatch:
+    a date or time outside years 1..9999 (or not in the calendar, like 2024-02-30), a
+    non-finite double (`1e400`, `NaN`, `Infinity`), and a decimal with more fractional
+    digits than the type's scale (`10.125` as decimal(18,2)) or too many integer digits.
     """
+    text = f"trim(CAST({column_sql} AS STRING))"
     if type_ == "timestamp":
-        text = f"trim(CAST({column_sql} AS STRING))"
-        return (
+        value = (
             f"coalesce(try_cast({text} AS TIMESTAMP), "
             f"try_to_timestamp({text}, \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\"), "
             f"try_to_timestamp({text}, \"yyyy-MM-dd'T'HH:mm:ssZ\"))"
         )
+        return f"CASE WHEN year({value}) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN {value} END"
     if type_ == "date":
-        return f"try_cast(trim(CAST({column_sql} AS STRING)) AS DATE)"
+        value = f"try_cast({text} AS DATE)"
+        return f"CASE WHEN year({value}) BETWEEN {MIN_YEAR} AND {MAX_YEAR} THEN {value} END"
     if type_ == "string":
         return f"CAST({column_sql} AS STRING)"
-    return f"try_cast(trim(CAST({column_sql} AS STRING)) AS {type_.upper()})"
+    if type_ in ("double", "float"):
+        # NaN compares greater than every number in Spark, so this also rejects NaN.
+        value = f"try_cast({text} AS {type_.upper()})"
+        return f"CASE WHEN abs({value}) < CAST('Infinity' AS DOUBLE) THEN {value} END"
+    decimal = _decimal_scale(type_)
+    if decimal is not None:
+        precision, scale = decimal
+        # The same integer digits with every fractional digit a decimal can hold: if the value
+        # at the type's scale differs from it, the cast would round.
+        exact = f"try_cast({text} AS DECIMAL(38, {38 - (precision - scale)}))"
+        value = f"try_cast({text} AS DECIMAL({precision}, {scale}))"
+        return f"CASE WHEN {value} = {exact} THEN {value} END"
+    return f"try_cast({text} AS {type_.upper()})"
 
 
 def _conf(table: SourceTable, field_name: str) -> str:
@@ -299,8 +336,10 @@ def _to_usd_sql(amount_sql: str, currency_sql: str) -> str:
     cases = " ".join(f"WHEN '{code}' THEN {rate}" for code, rate in FX_TO_USD.items())
     # NULL currency is the shop's base currency (USD); an unknown one yields NULL and the
     # `known_currency` rule quarantines the row.
+    # try_cast: an amount too large for decimal(18,2) in USD is NULL here, and the amount's own
+    # range rule quarantines the row (a cast error would stop the whole run).
     return (
-        f"CAST({amount_sql} * (CASE coalesce({currency_sql}, '{REPORTING_CURRENCY}') {cases} END) "
+        f"try_cast({amount_sql} * (CASE coalesce({currency_sql}, '{REPORTING_CURRENCY}') {cases} END) "
         "AS DECIMAL(18,2))"
     )
 
@@ -325,7 +364,9 @@ def _mask_phone_sql(column_sql: str) -> str:
 
 
 _CURRENCIES_SQL = ", ".join(f"'{code}'" for code in FX_TO_USD)
-_FAR_FUTURE = "DATE'2100-01-01'"
+_FAR_PAST = f"DATE'{DATE_WINDOW[0]}'"
+_FAR_FUTURE = f"DATE'{DATE_WINDOW[1]}'"
+_MONEY_LIMIT_SQL = str(MONEY_LIMIT)
 # Java regex inside a SQL literal: no backslashes, so "not @ and not a blank" is spelled out.
 _EMAIL_PATTERN = "'^[^@ ]+@[^@ ]+[.][^@ ]+$'"
 
@@ -351,6 +392,41 @@ def _required(*columns: str) -> QualityRule:
     )
 
 
+def _in_window(column: str) -> str:
+    """SQL: a date or time column is NULL or inside `DATE_WINDOW`."""
+    day = f"CAST({column} AS DATE)"
+    return f"({column} IS NULL OR ({day} >= {_FAR_PAST} AND {day} < {_FAR_FUTURE}))"
+
+
+def _dates_in_range(*columns: str) -> QualityRule:
+    """Every listed date or time column is inside the business window (or NULL)."""
+    return QualityRule(
+        "dates_in_range",
+        " AND ".join(_in_window(c) for c in columns),
+        "drop",
+        f"dates and times fall in [{DATE_WINDOW[0]}, {DATE_WINDOW[1]}): {', '.join(columns)}",
+        "concat('out of range: ', concat_ws(', ', "
+        + ", ".join(
+            f"CASE WHEN NOT {_in_window(c)} THEN concat('{c} = ', CAST({c} AS STRING)) END" for c in columns
+        )
+        + "))",
+    )
+
+
+def _money_ok(column: str) -> str:
+    """SQL: a money column is NULL or in [0, MONEY_LIMIT)."""
+    return f"({column} IS NULL OR ({column} >= 0 AND {column} < {_MONEY_LIMIT_SQL}))"
+
+
+_MONEY_RANGE = f"not negative and under {MONEY_LIMIT:.0e}".replace("e+", "e")
+
+_MODIFIED_AFTER_CREATED = QualityRule(
+    "modified_after_created",
+    "created_at IS NULL OR updated_at IS NULL OR updated_at >= created_at",
+    "warn",
+    "a record is not last modified before it was created (counted, kept: the source's clocks decide)",
+)
+
 _HAS_LINEAGE = QualityRule(
     "has_lineage",
     f"{BATCH_ID} IS NOT NULL AND {RECORD_HASH} IS NOT NULL",
@@ -370,14 +446,17 @@ def _bronze_rules(source: SourceTable, allow_added_columns: bool) -> tuple[Quali
             "parseable",
             f"{PARSE_ERROR} IS NULL",
             "drop",
-            "the record parses in its delivered format",
+            "the record parses in its delivered format: valid UTF-8; for a JSON line, within "
+            "pipeline.max_record_bytes, one object with nothing after it, and field names that are "
+            "distinct, also ignoring case, and match the declared names' case",
             f"{PARSE_ERROR}",
         ),
         QualityRule(
             "types_conform",
             f"size({TYPE_ERRORS}) = 0",
             "drop",
-            "every delivered value converts to its conformed type",
+            "every delivered value converts to its conformed type unchanged (a calendar date in years "
+            "1..9999, a finite number, no more fractional digits than a decimal's scale)",
             f"concat('type mismatch: ', array_join({TYPE_ERRORS}, ', '))",
         ),
         QualityRule(
@@ -506,13 +585,14 @@ SILVER_ACCOUNT = TableContract(
         ),
         QualityRule(
             "size_in_range",
-            "(annual_revenue IS NULL OR annual_revenue >= 0) "
-            "AND (number_of_employees IS NULL OR number_of_employees >= 0)",
+            f"{_money_ok('annual_revenue')} AND (number_of_employees IS NULL OR number_of_employees >= 0)",
             "drop",
-            "annual revenue and head count are not negative",
+            f"annual revenue is {_MONEY_RANGE}; head count is not negative",
             "concat('out of range: annual_revenue = ', coalesce(CAST(annual_revenue AS STRING), 'NULL'), "
             "', number_of_employees = ', coalesce(CAST(number_of_employees AS STRING), 'NULL'))",
         ),
+        _dates_in_range("created_at", "updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
 )
@@ -576,6 +656,8 @@ SILVER_CONTACT = TableContract(
             "warn",
             "an e-mail, when present, looks like one",
         ),
+        _dates_in_range("created_at", "updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
     references=(Reference("account_id", "account", "account_id"),),
@@ -604,9 +686,9 @@ SILVER_CAMPAIGN = TableContract(
         _required("campaign_name"),
         QualityRule(
             "costs_in_range",
-            "(budgeted_cost IS NULL OR budgeted_cost >= 0) AND (actual_cost IS NULL OR actual_cost >= 0)",
+            f"{_money_ok('budgeted_cost')} AND {_money_ok('actual_cost')}",
             "drop",
-            "costs are not negative",
+            f"costs are {_MONEY_RANGE}",
             "concat('out of range: budgeted_cost = ', coalesce(CAST(budgeted_cost AS STRING), 'NULL'), "
             "', actual_cost = ', coalesce(CAST(actual_cost AS STRING), 'NULL'))",
         ),
@@ -616,6 +698,8 @@ SILVER_CAMPAIGN = TableContract(
             "warn",
             "a campaign does not end before it starts",
         ),
+        _dates_in_range("start_date", "end_date", "created_at", "updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
 )
@@ -641,11 +725,13 @@ SILVER_CAMPAIGN_MEMBER = TableContract(
         _required("campaign_id", "contact_id"),
         QualityRule(
             "touch_date_in_range",
-            f"touch_date IS NULL OR touch_date < {_FAR_FUTURE}",
+            _in_window("touch_date"),
             "drop",
-            "a touch date is not in the far future",
+            f"a touch date falls in [{DATE_WINDOW[0]}, {DATE_WINDOW[1]})",
             "concat('out of range: touch_date = ', touch_date)",
         ),
+        _dates_in_range("created_at", "updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
     references=(
@@ -668,13 +754,13 @@ SILVER_OPPORTUNITY = TableContract(
         _c("opportunity_name", "string", "name", "trim(Name)"),
         _c("stage_name", "string", "Prospecting ... Closed Won, Closed Lost", "trim(StageName)"),
         _c("is_won", "boolean", "stage is Closed Won", "coalesce(trim(StageName) = 'Closed Won', false)"),
-        _c("amount", "decimal(18,2)", "amount in the deal currency", "CAST(Amount AS DECIMAL(18,2))"),
+        _c("amount", "decimal(18,2)", "amount in the deal currency", _conf(_opp, "Amount")),
         _c("currency", "string", "ISO 4217, upper case", _currency_sql("CurrencyIsoCode")),
         _c(
             "amount_usd",
             "decimal(18,2)",
             "amount in USD at the fixed reference rates",
-            _to_usd_sql("CAST(Amount AS DECIMAL(18,2))", _currency_sql("CurrencyIsoCode")),
+            _to_usd_sql(_conf(_opp, "Amount"), _currency_sql("CurrencyIsoCode")),
         ),
         _c("close_date", "date", "expected or actual close date", _conf(_opp, "CloseDate")),
         _c("lead_source", "string", "how the deal came in", "trim(LeadSource)"),
@@ -687,16 +773,16 @@ SILVER_OPPORTUNITY = TableContract(
         _required("account_id", "stage_name"),
         QualityRule(
             "amount_in_range",
-            "amount IS NULL OR amount >= 0",
+            _money_ok("amount"),
             "drop",
-            "an amount is not negative",
+            f"an amount is {_MONEY_RANGE}",
             "concat('out of range: amount = ', amount)",
         ),
         QualityRule(
             "close_date_in_range",
-            f"close_date IS NULL OR close_date < {_FAR_FUTURE}",
+            _in_window("close_date"),
             "drop",
-            "a close date is not in the far future",
+            f"a close date falls in [{DATE_WINDOW[0]}, {DATE_WINDOW[1]})",
             "concat('out of range: close_date = ', close_date)",
         ),
         QualityRule(
@@ -706,6 +792,8 @@ SILVER_OPPORTUNITY = TableContract(
             "the currency is one the reference rates cover",
             "concat('unknown currency: ', currency)",
         ),
+        _dates_in_range("created_at", "updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
     references=(
@@ -766,9 +854,9 @@ SILVER_CUSTOMERS = TableContract(
         _required("customer_name"),
         QualityRule(
             "created_in_range",
-            f"created_at IS NULL OR CAST(created_at AS DATE) < {_FAR_FUTURE}",
+            _in_window("created_at"),
             "drop",
-            "a creation time is not in the far future",
+            f"a creation time falls in [{DATE_WINDOW[0]}, {DATE_WINDOW[1]})",
             "concat('out of range: created_at = ', created_at)",
         ),
         QualityRule(
@@ -783,6 +871,8 @@ SILVER_CUSTOMERS = TableContract(
             "warn",
             "a country code is two letters",
         ),
+        _dates_in_range("updated_at"),
+        _MODIFIED_AFTER_CREATED,
         _HAS_LINEAGE,
     ),
 )
@@ -807,9 +897,9 @@ SILVER_PRODUCTS = TableContract(
         _required("product_name", "unit_price"),
         QualityRule(
             "price_in_range",
-            "unit_price IS NULL OR unit_price >= 0",
+            _money_ok("unit_price"),
             "drop",
-            "a price is not negative",
+            f"a price is {_MONEY_RANGE}",
             "concat('out of range: unit_price = ', unit_price)",
         ),
         QualityRule(
@@ -819,6 +909,7 @@ SILVER_PRODUCTS = TableContract(
             "the currency is one the reference rates cover",
             "concat('unknown currency: ', currency)",
         ),
+        _dates_in_range("updated_at"),
         _HAS_LINEAGE,
     ),
 )
@@ -860,16 +951,16 @@ SILVER_ORDERS = TableContract(
     rules=(
         QualityRule(
             "total_in_range",
-            "order_total IS NOT NULL AND order_total >= 0",
+            f"order_total IS NOT NULL AND {_money_ok('order_total')}",
             "drop",
-            "an order total is present and not negative",
+            f"an order total is present, {_MONEY_RANGE}",
             "concat('out of range: order_total = ', coalesce(CAST(order_total AS STRING), 'NULL'))",
         ),
         QualityRule(
             "order_ts_in_range",
-            f"order_ts IS NOT NULL AND dt < {_FAR_FUTURE}",
+            f"order_ts IS NOT NULL AND {_in_window('order_ts')}",
             "drop",
-            "an order time is present and not in the far future",
+            f"an order time is present and falls in [{DATE_WINDOW[0]}, {DATE_WINDOW[1]})",
             "concat('out of range: order_ts = ', coalesce(CAST(order_ts AS STRING), 'NULL'))",
         ),
         QualityRule(
@@ -879,6 +970,7 @@ SILVER_ORDERS = TableContract(
             "the currency is one the reference rates cover",
             "concat('unknown currency: ', currency)",
         ),
+        _dates_in_range("updated_at"),
         _HAS_LINEAGE,
     ),
     references=(Reference("customer_id", "customers", "customer_id"),),
@@ -916,12 +1008,13 @@ SILVER_ORDER_LINES = TableContract(
         ),
         QualityRule(
             "amounts_in_range",
-            "(unit_price IS NULL OR unit_price >= 0) AND (line_amount IS NULL OR line_amount >= 0)",
+            f"{_money_ok('unit_price')} AND {_money_ok('line_amount')}",
             "drop",
-            "prices and amounts are not negative",
+            f"prices and amounts are {_MONEY_RANGE}",
             "concat('out of range: unit_price = ', coalesce(CAST(unit_price AS STRING), 'NULL'), "
             "', line_amount = ', coalesce(CAST(line_amount AS STRING), 'NULL'))",
         ),
+        _dates_in_range("updated_at"),
         _HAS_LINEAGE,
     ),
     references=(
@@ -1106,11 +1199,22 @@ QUARANTINE = TableContract(
         _c("batch_id", "int", "landing batch"),
         _c("rule", "string", "the first rule that failed"),
         _c("reason", "string", "why, with the offending values (all failed rules)"),
-        _c("raw_record", "string", "the record as delivered (JSON line, or the row as JSON)"),
+        _c(
+            "raw_record",
+            "string",
+            "the record as delivered (JSON line, or the row as JSON), always valid UTF-8: a byte "
+            "sequence that is not UTF-8 reads as U+FFFD here; raw_bytes holds the exact bytes",
+        ),
         _c("source_file", "string", "landing file"),
         _c("record_hash", "string", "SHA-256 of the record as delivered"),
         _c("run_id", "string", "pipeline run"),
         _c("quarantined_at", "timestamp", "when"),
+        _c(
+            "raw_bytes",
+            "binary",
+            "the exact bytes of raw_record before any repair (for a JSON line, the bytes delivered); "
+            "NULL in rows written before the column existed",
+        ),
     ),
 )
 

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from lakelab.sources import SOURCE_TABLES, SourceTable
 from pipeline import gold, io
-from pipeline.bronze import BronzeParams, bronze_columns, to_bronze_json, to_bronze_tabular
+from pipeline.bronze import (
+    BronzeParams,
+    addable_columns,
+    bronze_columns,
+    to_bronze_json,
+    to_bronze_tabular,
+)
 from pipeline.contracts import (
     BATCH_ID,
     GOLD,
@@ -292,7 +298,10 @@ def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dic
         combined = parts[0]
         for part in parts[1:]:
             combined = combined.unionByName(part)
-        io.append_idempotent(combined, path, f"lakelab.{layer}.quarantine", max(w.batch_to for w in work))
+        # mergeSchema: a quarantine created before a column was added (raw_bytes) takes it now.
+        io.append_idempotent(
+            combined, path, f"lakelab.{layer}.quarantine", max(w.batch_to for w in work), merge_schema=True
+        )
     # Read back what the quarantine holds for these batches: what was committed counts.
     counts = (
         io.read_table(run.spark, path)
@@ -333,7 +342,7 @@ def _bronze_layer(run: _Run) -> None:
     if len(ready) < len(complete):
         run.note(f"batches {sorted(set(complete) - set(ready))} wait: batch {len(ready):04d} is not complete")
     ledger = _ledger(run)
-    params = BronzeParams(run.run_id, run.started_at)
+    params = BronzeParams(run.run_id, run.started_at, run.config.max_record_bytes)
     work: list[_TableWork] = []
     try:
         for source in SOURCE_TABLES:
@@ -465,7 +474,7 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
     added = [c for c in parsed.columns if c not in table.column_names and not c.startswith("_")]
     if lines is not None and table.allow_added_columns and counts.unexpected_columns:
         # Schema drift the contract allows: parse again keeping the added fields (as text).
-        added = list(counts.unexpected_columns)
+        added = addable_columns(source, counts.unexpected_columns)
         evaluated.unpersist()
         parsed = to_bronze_json(lines, source, params, added)
         evaluated = evaluate_rules(parsed, table.rules).persist(_layer_cache())

@@ -95,7 +95,12 @@ def quarantine_rows(
     source_file: Column,
     record_hash: Column,
 ) -> DataFrame:
-    """Rows some `drop` rule rejected, in the quarantine table's schema."""
+    """Rows some `drop` rule rejected, in the quarantine table's schema.
+
+    Every text column is valid UTF-8, so any Parquet reader (pyarrow, pandas, DuckDB,
+    delta-rs) can read the table: a byte sequence that is not UTF-8 becomes U+FFFD in
+    `raw_record` and `reason`, and `raw_bytes` keeps the record's exact bytes.
+    """
     from pyspark.sql import functions as sf
 
     rejected = evaluated.where(sf.size(sf.col(FAILED_DROP)) > 0)
@@ -104,8 +109,9 @@ def quarantine_rows(
         "table_name": sf.lit(params.table_name),
         "batch_id": batch_id.cast("int"),
         "rule": sf.element_at(sf.col(FAILED_DROP), 1),
-        "reason": sf.col(DROP_REASON),
-        "raw_record": raw_record.cast("string"),
+        "reason": sf.make_valid_utf8(sf.col(DROP_REASON)),
+        "raw_record": sf.make_valid_utf8(raw_record.cast("string")),
+        "raw_bytes": raw_record.cast("binary"),
         "source_file": source_file.cast("string"),
         "record_hash": record_hash.cast("string"),
         "run_id": sf.lit(params.run_id),

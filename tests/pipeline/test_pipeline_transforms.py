@@ -70,7 +70,7 @@ def test_bronze_json_flags_malformed_wrong_type_and_drift(spark: SparkSession) -
     assert [r["_raw_record"] for r in malformed] == [pl.MALFORMED_LINE]
     assert malformed[0][PARSE_ERROR] == "unparseable JSON line"
     by_id = _by_id([r for r in rows if r[PARSE_ERROR] is None])
-    assert by_id["A4"][TYPE_ERRORS] == ["AnnualRevenue"]  # WRONG_TYPE "12,5O"
+    assert by_id["A4"][TYPE_ERRORS] == ["AnnualRevenue = '12,5O'"]  # WRONG_TYPE
     assert by_id["A4"]["AnnualRevenue"] is None
     assert by_id["A1"][TYPE_ERRORS] == []
     assert by_id["A1"]["AnnualRevenue"] == 1_000_000.0
@@ -103,7 +103,7 @@ def test_bronze_rules_quarantine_exactly_the_unparseable_and_mistyped(spark: Spa
     ).collect()
     by_rule = {r["rule"]: r for r in quarantined}
     assert set(by_rule) == {"parseable", "types_conform", "key_present"}
-    assert by_rule["types_conform"]["reason"] == "types_conform: type mismatch: AnnualRevenue"
+    assert by_rule["types_conform"]["reason"] == "types_conform: type mismatch: AnnualRevenue = '12,5O'"
     assert by_rule["parseable"]["raw_record"] == pl.MALFORMED_LINE
     assert by_rule["key_present"]["reason"] == "key_present: missing key or version: Id, LastModifiedDate"
     accepted = accepted_rows(evaluated, table.column_names).collect()
@@ -152,7 +152,7 @@ def test_bronze_parquet_incompatible_type_is_a_type_error(spark: SparkSession) -
     assert out[11]["UNIT_PRICE"] == Decimal("12.50")
     assert out[11][TYPE_ERRORS] == []
     assert out[12]["UNIT_PRICE"] is None
-    assert out[12][TYPE_ERRORS] == ["UNIT_PRICE"]
+    assert out[12][TYPE_ERRORS] == ["UNIT_PRICE = 'abc'"]
 
 
 def _bronze_accounts(spark: SparkSession, records: list[dict[str, Any]], batch: int) -> DataFrame:
