@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 # Delta refuses a VACUUM retention under 7 days unless this check is switched off.
 _RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 _MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
+_DELETION_VECTORS = "deletionVectors"
 
 
 def zorder_columns(table: TableContract, config: PipelineConfig) -> tuple[str, ...]:
@@ -27,12 +28,34 @@ def zorder_columns(table: TableContract, config: PipelineConfig) -> tuple[str, .
     return tuple(c for c in table.zorder_by if c not in partitions)
 
 
+def drop_unwanted_deletion_vectors(
+    spark: SparkSession, table: TableContract, warehouse: str, config: PipelineConfig
+) -> bool:
+    """Drop the deletion-vector table feature where the config no longer wants it; True if dropped.
+
+    Warehouses written before lakelab kept deletion vectors to Silver have the feature on every
+    table, and it locks delta-rs's pyarrow readers out. Delta 4 drops it without truncating
+    history: it rewrites the files that have a vector, then takes the feature off the protocol.
+    """
+    from delta.tables import DeltaTable
+
+    if io.table_properties(config, table.layer)["delta.enableDeletionVectors"] == "true":
+        return False
+    path = table.path(warehouse)
+    features = DeltaTable.forPath(spark, path).detail().select("tableFeatures").collect()[0][0]
+    if _DELETION_VECTORS not in (features or []):
+        return False
+    spark.sql(f"ALTER TABLE delta.`{path}` DROP FEATURE {_DELETION_VECTORS}")
+    return True
+
+
 def maintain_table(
     spark: SparkSession, table: TableContract, warehouse: str, config: PipelineConfig
 ) -> dict[str, Any]:
-    """OPTIMIZE then VACUUM one existing table; return what each did."""
+    """Drop unwanted deletion vectors, OPTIMIZE, then VACUUM one existing table; return what each did."""
     from delta.tables import DeltaTable
 
+    dropped = drop_unwanted_deletion_vectors(spark, table, warehouse, config)
     path = table.path(warehouse)
     delta_table = DeltaTable.forPath(spark, path)
     started = time.perf_counter()
@@ -51,6 +74,7 @@ def maintain_table(
         "optimize_seconds": round(optimize_seconds, 2),
         "vacuum_seconds": round(time.perf_counter() - started, 2),
         "retention_hours": config.vacuum_retention_hours,
+        "deletion_vectors_dropped": dropped,
     }
 
 
@@ -61,7 +85,11 @@ def maintain_warehouse(
     layers: Sequence[str],
     progress: Callable[[str], None],
 ) -> list[dict[str, Any]]:
-    """OPTIMIZE then VACUUM every existing table of `layers` (plus the ops tables)."""
+    """OPTIMIZE then VACUUM every existing table of `layers` (plus the ops tables).
+
+    First, a table holding the deletion-vector feature the config does not want (any table but
+    Silver's, or every table with `deletion_vectors = false`) has it dropped.
+    """
     previous_check = spark.conf.get(_RETENTION_CHECK, "true")
     previous_size = spark.conf.get(_MAX_FILE_SIZE, None)
     spark.conf.set(_MAX_FILE_SIZE, str(config.target_file_size_mb * 1024 * 1024))
@@ -81,6 +109,7 @@ def maintain_warehouse(
                 f"{outcome['table']:<32} OPTIMIZE ({zorder}): {outcome['files_removed']} files → "
                 f"{outcome['files_added']}, {outcome['optimize_seconds']:.1f}s; VACUUM "
                 f"(retain {outcome['retention_hours']} h) {outcome['vacuum_seconds']:.1f}s"
+                + ("; deletion vectors dropped" if outcome["deletion_vectors_dropped"] else "")
             )
     finally:
         spark.conf.set(_RETENTION_CHECK, previous_check or "true")

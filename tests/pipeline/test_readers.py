@@ -1,0 +1,231 @@
+"""Every table a pipeline run writes reads alike with the tools analysts use: delta-rs and DuckDB.
+
+A real run over the hand-built landing (batch 0, then batch 1, whose MERGEs update Silver
+rows) is read table by table by Spark, by delta-rs (`deltalake`) and by DuckDB's delta
+extension, and each reading is reduced to a row count and a checksum: the sum of a hash of
+every row's canonical text (columns in name order, timestamps in UTC), so the readers'
+different Arrow types for the same value do not matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pytest
+from pipeline_helpers import IncrementalRuns
+
+from pipeline.contracts import ALL_CONTRACTS, QUALITY_RESULTS, QUARANTINE, RUN_LOG, TableContract
+
+if TYPE_CHECKING:
+    import duckdb
+    from pyspark.sql import SparkSession
+
+DELETION_VECTORS = "deletionVectors"
+# Every table the hand-built landing's two runs must write (`_ops/quarantined_files` only
+# holds whole files set aside, which this landing has none of).
+WRITTEN = {t.qualified_name for t in ALL_CONTRACTS if t.layer != "ops"} | {
+    t.qualified_name for t in (QUARANTINE, QUALITY_RESULTS, RUN_LOG)
+}
+
+
+def canonical(value: Any) -> str:
+    """One value as text that every reader's Arrow type for it maps to alike."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, dt.datetime):
+        utc = value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+        return utc.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(canonical(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{canonical(v)}" for k, v in sorted(value.items())) + "}"
+    return str(value)
+
+
+def fingerprint(table: pa.Table) -> tuple[int, int]:
+    """(rows, checksum): the sum, modulo 2**64, of a SHA-256 prefix of every row's canonical text."""
+    columns = sorted(table.column_names)
+    checksum = 0
+    for row in table.select(columns).to_pylist():
+        text = "\x1f".join(f"{c}={canonical(row[c])}" for c in columns)
+        checksum += int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+    return table.num_rows, checksum % 2**64
+
+
+def duckdb_extension() -> str:
+    """The delta extension `duckdb-extension-delta` bundles for the installed DuckDB."""
+    from pathlib import Path
+
+    import duckdb
+    import duckdb_extension_delta
+
+    folder = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}"
+    return str(folder / "delta.duckdb_extension")
+
+
+@pytest.fixture(scope="module")
+def duck() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with the bundled delta extension loaded (no download)."""
+    import duckdb
+
+    connection = duckdb.connect(config={"allow_unsigned_extensions": "true"})
+    connection.execute(f"LOAD '{duckdb_extension()}'")
+    connection.execute("SET TimeZone = 'UTC'")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def spark_fingerprints(spark: SparkSession, incremental_runs: IncrementalRuns) -> dict[str, tuple[int, int]]:
+    """Spark's reading of every table the run wrote: the reference."""
+    from pipeline import io
+
+    return {
+        t.qualified_name: fingerprint(io.read_table(spark, t.path(incremental_runs.warehouse)).toArrow())
+        for t in ALL_CONTRACTS
+        if io.is_delta_table(spark, t.path(incremental_runs.warehouse))
+    }
+
+
+def _delta_rs_table(path: str, _duck: Any) -> pa.Table:
+    from deltalake import DeltaTable
+
+    return DeltaTable(path).to_pyarrow_table()
+
+
+def _delta_rs_scan(path: str, _duck: Any) -> pa.Table:
+    from deltalake import DeltaTable
+
+    # `scan()` returns an arro3 reader; pyarrow takes it through the Arrow C stream interface.
+    return pa.table(DeltaTable(path).scan())
+
+
+def _duckdb_delta_scan(path: str, duck: duckdb.DuckDBPyConnection) -> pa.Table:
+    return duck.execute(f"SELECT * FROM delta_scan('{path}')").to_arrow_table()
+
+
+def _duckdb_over_arrow(path: str, duck: duckdb.DuckDBPyConnection) -> pa.Table:
+    from deltalake import DeltaTable
+
+    dataset = DeltaTable(path).to_pyarrow_dataset()  # noqa: F841 (DuckDB finds it by name)
+    return duck.execute("SELECT * FROM dataset").to_arrow_table()
+
+
+READERS: dict[str, Callable[[str, Any], pa.Table]] = {
+    "deltalake.DeltaTable.to_pyarrow_table": _delta_rs_table,
+    "deltalake.DeltaTable.scan": _delta_rs_scan,
+    "duckdb.delta_scan": _duckdb_delta_scan,
+    "duckdb over deltalake.DeltaTable.to_pyarrow_dataset": _duckdb_over_arrow,
+}
+
+# delta-rs 1.6.6 applies deletion vectors in `scan()` only: its pyarrow calls refuse such a table.
+REFUSE_DELETION_VECTORS = {
+    "deltalake.DeltaTable.to_pyarrow_table",
+    "duckdb over deltalake.DeltaTable.to_pyarrow_dataset",
+}
+
+
+def _contract(qualified_name: str) -> TableContract:
+    return next(t for t in ALL_CONTRACTS if t.qualified_name == qualified_name)
+
+
+def test_the_run_wrote_every_table(spark_fingerprints: dict[str, tuple[int, int]]) -> None:
+    assert set(spark_fingerprints) >= WRITTEN
+    assert all(rows > 0 for rows, _ in spark_fingerprints.values())
+
+
+def test_only_silver_tables_carry_deletion_vectors(incremental_runs: IncrementalRuns) -> None:
+    from deltalake import DeltaTable
+
+    with_vectors = {
+        t.qualified_name
+        for t in ALL_CONTRACTS
+        if t.qualified_name in WRITTEN
+        and DELETION_VECTORS
+        in (DeltaTable(t.path(incremental_runs.warehouse)).protocol().reader_features or [])
+    }
+    assert with_vectors == {t.qualified_name for t in ALL_CONTRACTS if t.layer == "silver"}
+
+
+def test_silver_merges_wrote_deletion_vectors(incremental_runs: IncrementalRuns) -> None:
+    """The readers below read Silver tables whose rows were really marked deleted, not rewritten."""
+    from deltalake import DeltaTable
+
+    vectors = {}
+    for name in ("account", "products", "orders"):
+        history = DeltaTable(_contract(f"silver.{name}").path(incremental_runs.warehouse)).history()
+        vectors[name] = sum(
+            int(commit["operationMetrics"].get("numTargetDeletionVectorsAdded", 0))
+            for commit in history
+            if commit["operation"] == "MERGE"
+        )
+    # Batch 1 updates account A2, product 11 and order 101 (see pipeline_landing): each MERGE
+    # marks the replaced row in its file with a deletion vector.
+    assert vectors == {"account": 1, "products": 1, "orders": 1}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_reader_matches_spark_on_every_table(
+    reader: str,
+    incremental_runs: IncrementalRuns,
+    spark_fingerprints: dict[str, tuple[int, int]],
+    duck: duckdb.DuckDBPyConnection,
+) -> None:
+    from deltalake.exceptions import DeltaProtocolError
+
+    refuses_silver = reader in REFUSE_DELETION_VECTORS
+    read, refused = {}, []
+    for table in spark_fingerprints:
+        path = _contract(table).path(incremental_runs.warehouse)
+        if refuses_silver and _contract(table).layer == "silver":
+            with pytest.raises(DeltaProtocolError, match=DELETION_VECTORS):
+                READERS[reader](path, duck)
+            refused.append(table)
+        else:
+            read[table] = fingerprint(READERS[reader](path, duck))
+    assert read == {t: f for t, f in spark_fingerprints.items() if t not in refused}
+    assert len(refused) == (9 if refuses_silver else 0)
+
+
+def _legacy_table(spark: SparkSession, warehouse: str, layer: str) -> TableContract:
+    """A table as lakelab wrote them before issue 11: deletion vectors on, and one in use."""
+    table = TableContract(layer, "legacy", "", ())  # type: ignore[arg-type]
+    path = table.path(warehouse)
+    spark.sql(
+        f"CREATE TABLE delta.`{path}` (id BIGINT, label STRING) USING delta "
+        "TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')"
+    )
+    rows = spark.range(10).selectExpr("id", "concat('row ', id) AS label").coalesce(1)
+    rows.write.format("delta").mode("append").save(path)
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id % 3 = 0")  # marks rows 0, 3, 6, 9 in a vector
+    return table
+
+
+def test_maintain_drops_deletion_vectors_only_where_the_config_does_not_want_them(
+    spark: SparkSession, tmp_path: Any
+) -> None:
+    from deltalake import DeltaTable
+
+    from pipeline.config import PipelineConfig
+    from pipeline.maintain import drop_unwanted_deletion_vectors
+
+    warehouse = str(tmp_path)
+    gold, silver = (_legacy_table(spark, warehouse, layer) for layer in ("gold", "silver"))
+    config = PipelineConfig(deletion_vectors=True)
+    assert drop_unwanted_deletion_vectors(spark, gold, warehouse, config)
+    assert not drop_unwanted_deletion_vectors(spark, gold, warehouse, config)  # nothing left to drop
+    assert not drop_unwanted_deletion_vectors(spark, silver, warehouse, config)
+    readable = DeltaTable(gold.path(warehouse))
+    assert DELETION_VECTORS not in (readable.protocol().reader_features or [])
+    assert sorted(readable.to_pyarrow_table()["id"].to_pylist()) == [1, 2, 4, 5, 7, 8]
+    assert DELETION_VECTORS in (DeltaTable(silver.path(warehouse)).protocol().reader_features or [])
+    # With deletion vectors off in the config, Silver's go too.
+    assert drop_unwanted_deletion_vectors(spark, silver, warehouse, PipelineConfig(deletion_vectors=False))
+    silver_ids = DeltaTable(silver.path(warehouse)).to_pyarrow_table()["id"].to_pylist()
+    assert sorted(silver_ids) == [1, 2, 4, 5, 7, 8]
