@@ -12,12 +12,13 @@ JARS_STAMP := $(VENV)/.jars-resolved
 # longest, first), not xdist's default of the most tests first.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test setup lint typecheck unit services clean help
+.PHONY: demo test setup lint typecheck unit services hostile clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on local Spark (report under reports/)"
 	@echo "make test   - set up, then ruff, mypy and pytest"
 	@echo "make setup  - virtual environment, Python dependencies, Delta and S3A jars"
+	@echo "make hostile - the hostile-input suite's long profile: 25 drawn landings, shrunk on failure"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "lakelab needs Python 3.11, found " + sys.version.split()[0]' \
@@ -52,6 +53,10 @@ unit: setup
 
 test: setup lint typecheck services
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
+# `make test` runs tests/hostile with its short `ci` profile (two landings, fixed seed).
+hostile: setup
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/hostile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .state

@@ -1,0 +1,1 @@
+"""The hostile-input suite: Hypothesis draws landings the sources should never send."""
