@@ -80,7 +80,8 @@ SETTING_NOTES = {
         "fewer, larger files."
     ),
     "pipeline.deletion_vectors": (
-        "Deletion vectors let MERGE and DELETE mark rows as removed instead of rewriting whole files."
+        "Deletion vectors on Silver's tables (the only ones MERGEd into): a MERGE marks the rows it "
+        "replaces as removed instead of rewriting whole files; every reader then skips those rows."
     ),
 }
 

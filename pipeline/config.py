@@ -39,7 +39,10 @@ class PipelineConfig(StrictModel):
     # VACUUM keeps files younger than this; below 168 h Delta's safety check is turned off
     # for the VACUUM only (a lab choice: nothing reads old versions here).
     vacuum_retention_hours: int = Field(default=168, ge=0)
-    # Files a Silver MERGE leaves behind: deletion vectors make MERGE write less.
+    # `delta.enableDeletionVectors` on Silver's tables, the only ones MERGEd into: a MERGE marks
+    # replaced rows instead of rewriting their files (at 1M records a third of the bytes, 0.67x
+    # the MERGE time: docs/pipeline.md). Bronze, Gold and `_ops` never get them, so delta-rs's
+    # `to_pyarrow_table()` reads those; `lakelab maintain` drops them where this says no.
     deletion_vectors: bool = True
     # A JSON line longer than this (in bytes) is quarantined with its size, not parsed. A safety
     # limit, not a layout choice: it bounds what one record costs a task's memory.
