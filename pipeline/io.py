@@ -207,8 +207,16 @@ def read_json_lines(spark: SparkSession, files: Sequence[LandingFile]) -> DataFr
 
     if not files:
         return None
-    lines = spark.read.text([f.path for f in files])
-    return _with_lineage(lines, sf.col("_metadata.file_path"))
+    # JSON Lines ends a record at LF only: a CR inside a record is JSON whitespace, and
+    # Spark's default (CR, LF or CRLF) would split the record there. A CRLF line keeps its
+    # CR, which is dropped here, byte-wise (the line need not be valid UTF-8).
+    lines = spark.read.option("lineSep", "\n").text([f.path for f in files])
+    without_cr = sf.expr(
+        "CASE WHEN substring(CAST(value AS BINARY), -1, 1) = X'0D' "
+        "THEN CAST(substring(CAST(value AS BINARY), 1, octet_length(value) - 1) AS STRING) "
+        "ELSE value END"
+    )
+    return _with_lineage(lines, sf.col("_metadata.file_path")).withColumn("value", without_cr)
 
 
 def csv_header(spark: SparkSession, file: LandingFile) -> list[str]:
@@ -264,6 +272,8 @@ def read_tabular(spark: SparkSession, source: SourceTable, files: Sequence[Landi
         return _with_lineage(rows, sf.col("_metadata.file_path"))
     by_header: dict[tuple[str, ...], list[str]] = {}
     for file in files:
+        if file.size == 0:
+            continue  # an empty unload: no header, no record (and no gzip stream to open)
         header = tuple(csv_header(spark, file))
         if header:  # an empty or header-only file holds no record
             by_header.setdefault(header, []).append(file.path)

@@ -467,7 +467,14 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
             Tally(0, 0, ()),
             seconds=time.perf_counter() - started,
             detail="; ".join(
-                p for p in ("empty: no readable landing file in these batches", files_detail) if p
+                p
+                for p in (
+                    "empty: no readable landing file in these batches"
+                    if rejected_files
+                    else "empty: no landing file in these batches",
+                    files_detail,
+                )
+                if p
             ),
             rejected_files=rejected_files,
         )
@@ -506,9 +513,7 @@ def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str
     from pyspark.sql import functions as sf
 
     rejected = [(w, r) for w in work for r in w.rejected_files]
-    path = QUARANTINED_FILES.path(run.warehouse)
-    if not rejected and not io.is_delta_table(run.spark, path):
-        return {}
+    # Created on the first Bronze commit even when empty: "no file was set aside" is an answer.
     path = run.ensure(QUARANTINED_FILES)
     first = min(w.batch_from for w in work)
 

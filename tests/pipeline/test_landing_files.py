@@ -2,22 +2,24 @@
 
 The hand-built landing's batch 0, plus four files a messy source delivers beside the good
 ones: a truncated Parquet unload, a gzip CSV cut short mid-stream, a Parquet file named
-`.json`, and a valid CSV (CRLF, a BOM) whose quoted field holds a newline (RFC 4180).
+`.json`, a valid CSV (CRLF, a BOM) whose quoted field holds a newline (RFC 4180), an
+empty CSV unload, and a JSON-lines file with CRLF ends and a CR inside a record.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 import pytest
 from pipeline_helpers import pipeline_config
-from pipeline_landing import LANDING_ROWS, ORDER_LINES_HEADER, write_landing
+from pipeline_landing import LANDING_ROWS, ORDER_LINES_HEADER, contact, write_landing
 
 from pipeline import io
-from pipeline.contracts import QUARANTINE, QUARANTINED_FILES, RUN_LOG
+from pipeline.contracts import QUARANTINE, QUARANTINED_FILES, RUN_LOG, contract
 from pipeline.io import format_problem
 from pipeline.result import PipelineRunResult
 from pipeline.run import run_pipeline
@@ -76,6 +78,11 @@ def _damage(landing: Path) -> dict[str, str]:
     )
     (lines / "part-00001.csv.gz").write_bytes(whole[: len(whole) - 200])
     (lines / "part-00002.csv.gz").write_bytes(gzip.compress(QUOTED_NEWLINE_CSV.encode("utf-8")))
+    # An empty unload: no records, not a damaged file.
+    (lines / "part-00003.csv.gz").write_bytes(b"")
+    # CRLF line ends, and a CR between two members of one record (JSON whitespace).
+    crlf = json.dumps(contact("C7", "A1", "c7@example.com", None)).replace(', "FirstName"', ',\r"FirstName"')
+    (landing / "crm/contact" / B0 / "part-00001.json").write_bytes(f"{crlf}\r\n\r\n".encode())
     campaign = landing / "crm/campaign" / B0
     pq.write_table(pq.read_table(orders / "part-00000.parquet"), campaign / "part-00001.json")
     return {
@@ -125,6 +132,10 @@ def test_the_rest_of_the_batch_is_ingested_and_reconciled(
     # The good files' rows, exactly: the damaged files add none.
     assert stages["snowflake_orders"].rows_in == LANDING_ROWS[("snowflake.orders", 0)]
     assert stages["crm_campaign"].rows_in == LANDING_ROWS[("crm.campaign", 0)]
+    # The record with a CR inside is one record, ingested (the blank CRLF line is no record).
+    assert stages["crm_contact"].rows_in == LANDING_ROWS[("crm.contact", 0)] + 1
+    contacts = io.read_table(spark, contract("bronze.crm_contact").path(warehouse))
+    assert [r["FirstName"] for r in contacts.where("Id = 'C7'").collect()] == ["Pat"]
     # The quoted-newline CSV is three records: two accepted, one quarantined (type mismatch).
     lines_stage = stages["snowflake_order_lines"]
     assert lines_stage.rows_in == LANDING_ROWS[("snowflake.order_lines", 0)] + 3
