@@ -218,9 +218,10 @@ def to_bronze_json(
 ) -> DataFrame:
     """JSON lines (`value`, `_source_file`, `_batch_id`) → Bronze rows with diagnostics.
 
-    Each line is parsed once into a map of field → text, so a value of the wrong type is
-    caught per field (named in `_type_errors`) instead of spoiling the whole record, and
-    keys beyond the contract are listed in `_unexpected_columns`. Blank lines are not
+    Each line is parsed into a map of field → text, so a value of the wrong type is caught
+    per field (named in `_type_errors`) instead of spoiling the whole record, and keys
+    beyond the contract are listed in `_unexpected_columns`. A second pass lists the line's
+    keys as delivered (the map keeps one of a repeated name), for the name checks below. Blank lines are not
     records and are dropped (the landing count skips them too).
 
     `_parse_error` says every reason a line cannot be taken as one record: over

@@ -1252,7 +1252,11 @@ RUN_LOG = TableContract(
         _c("rows_in", "bigint", "rows read (landing rows for bronze)"),
         _c("rows_out", "bigint", "rows written or merged"),
         _c("rows_quarantined", "bigint", "rows sent to the quarantine"),
-        _c("reconciled", "boolean", "rows_in = accepted + quarantined, read back from the tables"),
+        _c(
+            "reconciled",
+            "boolean",
+            "rows_in = accepted + quarantined, and every file set aside recorded, read back from the tables",
+        ),
         _c("detail", "string", "what else was seen (duplicates, drift, conservation)"),
         _c("seconds", "double", "wall time of the step"),
         _c("logged_at", "timestamp", "when"),
