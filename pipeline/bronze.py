@@ -31,6 +31,7 @@ from pipeline.contracts import (
     conform_sql,
     conformed_type,
 )
+from pipeline.quality import non_null_elements
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -46,6 +47,11 @@ _NESTING_CHECKED = 8
 # A JSON string literal, escapes included; possessive, so a long string cannot overflow the stack.
 _JSON_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _INNERMOST_GROUP = r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]"
+# A flat object, the usual record: one `}` and no `{`, `[` or `]` after the first `{`, so
+# nothing can follow the object; the level-by-level check runs only on other lines.
+_FLAT_OBJECT = r"^[\s\x{FEFF}]*+\{[^{}\[\]]*+\}\s*+$"
+# Joins a record's keys to lower-case them in one call (see `_name_problems`).
+_KEY_SEPARATOR = "\u0001"
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,33 @@ def addable_columns(source: SourceTable, unexpected: Sequence[str]) -> list[str]
 
 def _name_problems(keys: Column, known: Sequence[str]) -> Column:
     """Why a record's field names cannot become columns, or NULL: a name delivered twice, two
-    names that differ only in case, or a name that differs only in case from a known column."""
+    names that differ only in case, or a name that differs only in case from a known column.
+
+    A cheap test runs on every record; the reason, built with higher-order functions (which
+    Spark cannot compile into its generated code), only where that test fires.
+    """
+    from pyspark.sql import functions as sf
+
+    distinct = sf.array_distinct(keys)
+    # Lower-casing each key without a lambda: join, lower, split. A key holding the separator
+    # splits into more parts, which makes the test fire and the exact check below decide.
+    joined = sf.array_join(distinct, _KEY_SEPARATOR)
+    lowered = sf.array_distinct(sf.split(sf.lower(joined), _KEY_SEPARATOR))
+    known_exact = sf.array(*[sf.lit(name) for name in known])
+    known_lower = sf.array(*[sf.lit(name.lower()) for name in known])
+    suspicious = (
+        (sf.size(distinct) < sf.size(keys))
+        | (sf.size(lowered) != sf.greatest(sf.size(distinct), sf.lit(1)))
+        | (
+            sf.size(sf.array_intersect(lowered, known_lower))
+            > sf.size(sf.array_intersect(distinct, known_exact))
+        )
+    )
+    return sf.when(suspicious, _name_problems_detail(keys, known))
+
+
+def _name_problems_detail(keys: Column, known: Sequence[str]) -> Column:
+    """The reason `_name_problems` gives (higher-order functions: run on few records)."""
     from pyspark.sql import functions as sf
 
     distinct = sf.array_distinct(keys)
@@ -178,7 +210,7 @@ def _trailing_characters(value: Column) -> Column:
     collapsed = sf.regexp_replace(value, _JSON_STRING, '""')
     for _ in range(_NESTING_CHECKED):
         collapsed = sf.regexp_replace(collapsed, _INNERMOST_GROUP, "0")
-    return collapsed.rlike(r"^[\s\x{FEFF}]*0\s*\S")
+    return ~value.rlike(_FLAT_OBJECT) & collapsed.rlike(r"^[\s\x{FEFF}]*0\s*\S")
 
 
 def _invalid_utf8(value: Column, fields: Column) -> Column:
@@ -189,6 +221,7 @@ def _invalid_utf8(value: Column, fields: Column) -> Column:
     from pyspark.sql import functions as sf
 
     bad_fields = sf.array_sort(sf.map_keys(sf.map_filter(fields, lambda _, v: sf.instr(v, "\ufffd") > 0)))
+    # The lambda above is evaluated only for the invalid lines (CASE WHEN short-circuits).
     return sf.when(
         ~sf.is_valid_utf8(value),
         sf.when(
@@ -280,7 +313,7 @@ def to_bronze_json(
         *extras,
         *_lineage(params, raw),
         sf.col(PARSE_ERROR),
-        sf.filter(sf.array(*type_errors), lambda name: name.isNotNull()).alias(TYPE_ERRORS),
+        non_null_elements(sf.array(*type_errors)).alias(TYPE_ERRORS),
         # A record that is not taken as one brings no columns (its names may clash).
         sf.when(sf.col(PARSE_ERROR).isNull(), unexpected)
         .otherwise(sf.array().cast("array<string>"))
@@ -344,7 +377,7 @@ def to_bronze_tabular(
         *extras,
         *_lineage(params, raw),
         sf.nullif(sf.concat_ws("; ", *problems), sf.lit("")).alias(PARSE_ERROR),
-        sf.filter(sf.array(*type_errors), lambda name: name.isNotNull()).alias(TYPE_ERRORS),
+        non_null_elements(sf.array(*type_errors)).alias(TYPE_ERRORS),
         sf.array(*[sf.lit(c) for c in unexpected]).cast("array<string>").alias(UNEXPECTED_COLUMNS),
         raw.alias(RAW_RECORD),
     )

@@ -43,6 +43,17 @@ class RuleCount:
     rows_failed: int
 
 
+def non_null_elements(values: Column) -> Column:
+    """The array's non-NULL elements, in order, each once (like `filter(..., x -> x IS NOT NULL)`).
+
+    Without a lambda: Spark cannot compile higher-order functions into its generated code,
+    and one in a projection made Bronze's parse of a batch about 1.5x slower.
+    """
+    from pyspark.sql import functions as sf
+
+    return sf.array_except(values, sf.array(sf.lit(None).cast("string")))
+
+
 def _passes(rule: QualityRule) -> Column:
     from pyspark.sql import functions as sf
 
@@ -69,9 +80,8 @@ def evaluate_rules(df: DataFrame, rules: Sequence[QualityRule]) -> DataFrame:
         )
     evaluated = df.withColumn(RULE_OK, sf.struct(*[_passes(rule).alias(rule.name) for rule in rules]))
     drop_rules = [rule for rule in rules if rule.action == "drop"]
-    failed = sf.filter(
-        sf.array(*[sf.when(~sf.col(f"{RULE_OK}.`{r.name}`"), sf.lit(r.name)) for r in drop_rules]),
-        lambda name: name.isNotNull(),
+    failed = non_null_elements(
+        sf.array(*[sf.when(~sf.col(f"{RULE_OK}.`{r.name}`"), sf.lit(r.name)) for r in drop_rules])
     )
     reason = sf.concat_ws("; ", *[sf.when(~sf.col(f"{RULE_OK}.`{r.name}`"), _reason(r)) for r in drop_rules])
     if not drop_rules:
