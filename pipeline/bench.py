@@ -1,9 +1,16 @@
 """A benchmark program (not a test): run the pipeline over a landing and record rows/s per stage.
 
     python -m pipeline.bench --landing data/landing-1m --warehouse data/wh-1m [--config FILE]
+    python -m pipeline.bench --landing data/landing-1m --baseline ../lakelab-main --repeats 3
+    python -m pipeline.bench --landing data/landing-10m --baseline ../lakelab-main --incremental
 
-Prints one line per stage and writes a `pipeline_benchmark` result record (see
-`lakelab.records`) with every stage, the reconciliation outcome and the data set marker.
+The first form runs once, prints one line per stage and writes a `pipeline_benchmark`
+result record (see `lakelab.records`) with every stage, the reconciliation outcome and the
+data set marker. With `--baseline TREE` it runs this checkout and another lakelab checkout
+(the baseline) into empty warehouses, interleaved, each run in its own process, and writes
+one `pipeline_ab_benchmark` record with every run, the machine's load and each side's peak
+memory during it, medians per layer and candidate / baseline ratios (`pipeline.bench_ab`).
+`--incremental` times only the landing's last batch, on top of the batches before it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ if TYPE_CHECKING:
     from pipeline.result import PipelineRunResult
 
 RECORD_KIND = "pipeline_benchmark"
+AB_RECORD_KIND = "pipeline_ab_benchmark"
 
 
 def benchmark_payload(result: PipelineRunResult, dataset: dict[str, Any], landing: str) -> dict[str, Any]:
@@ -60,10 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__)
     parser.add_argument("--landing", required=True)
-    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--warehouse", help="the warehouse of a single run (required without --baseline)")
     parser.add_argument("--config")
     parser.add_argument("--layers")
+    parser.add_argument("--baseline", metavar="TREE", help="another lakelab checkout to run against, A/B")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per side with --baseline (default 3)")
+    parser.add_argument("--work", default="data/bench-ab", help="warehouses and logs of the A/B runs")
+    parser.add_argument("--incremental", action="store_true", help="A/B: time only the last batch")
     args = parser.parse_args(argv)
+    if args.baseline:
+        return _main_ab(args)
+    if not args.warehouse:
+        parser.error("--warehouse is required (or give --baseline TREE for an A/B run)")
     try:
         config = load_config(args.config)
         spark = get_session(config, app_name="lakelab-pipeline-bench")
@@ -91,6 +107,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = write_record(new_record(RECORD_KIND, payload, dataset.get("seed")), config.paths.results)
     print(f"reconciled: {'yes' if result.reconciled else 'NO'}; record: {path}")
     return 0
+
+
+def _main_ab(args: argparse.Namespace) -> int:
+    """The A/B form: both sides interleaved, one record, a table of medians and ratios."""
+    from pathlib import Path
+
+    from lakelab.config import load_config
+    from lakelab.records import new_record, write_record
+    from pipeline import bench_ab
+
+    try:
+        config = load_config(args.config)
+        pair = bench_ab.sides(args.baseline, Path(__file__).resolve().parent.parent)
+        payload = bench_ab.run_ab(
+            pair,
+            args.landing,
+            Path(args.work),
+            args.repeats,
+            str(Path(args.config).resolve()) if args.config else None,
+            args.layers,
+            args.incremental,
+            say=lambda line: print(line, flush=True),
+        )
+        dataset_path = Path(args.landing) / DATASET_MARKER
+        dataset = json.loads(dataset_path.read_text(encoding="utf-8")) if dataset_path.is_file() else {}
+    except UserError as error:
+        print(f"pipeline.bench: error: {error}", file=sys.stderr)
+        return 2
+    payload["dataset"] = dataset
+    for line in bench_ab.summary_lines(payload):
+        print(line)
+    path = write_record(new_record(AB_RECORD_KIND, payload, dataset.get("seed")), config.paths.results)
+    failed = [r for r in payload["runs"] if not r["reconciled"]]
+    print(f"record: {path}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -109,6 +109,15 @@ def _type_error(source: SourceTable, name: str, value_sql: str) -> Column:
     )
 
 
+def _listed(messages: Sequence[Column]) -> Column:
+    """The messages that are not NULL, as an array (empty when none can be given)."""
+    from pyspark.sql import functions as sf
+
+    if not messages:
+        return sf.array().cast("array<string>")
+    return non_null_elements(sf.array(*messages))
+
+
 def addable_columns(source: SourceTable, unexpected: Sequence[str]) -> list[str]:
     """The added fields Bronze may keep as columns: those whose names differ, also ignoring
     case, from the declared fields and from each other (the first in sorted order wins).
@@ -213,21 +222,22 @@ def _trailing_characters(value: Column) -> Column:
     return ~value.rlike(_FLAT_OBJECT) & collapsed.rlike(r"^[\s\x{FEFF}]*0\s*\S")
 
 
-def _invalid_utf8(value: Column, fields: Column) -> Column:
+def _invalid_utf8(value: Column, fields: Column, names: Sequence[str]) -> Column:
     """Where a line that is not valid UTF-8 holds the bad bytes, or NULL when it is valid.
 
-    The JSON parser turns bad bytes into U+FFFD, so the fields holding one are named.
+    The JSON parser turns bad bytes into U+FFFD, so the columns holding one are named.
     """
     from pyspark.sql import functions as sf
 
-    bad_fields = sf.array_sort(sf.map_keys(sf.map_filter(fields, lambda _, v: sf.instr(v, "\ufffd") > 0)))
-    # The lambda above is evaluated only for the invalid lines (CASE WHEN short-circuits).
+    bad_fields = sf.concat_ws(
+        ", ",
+        *[sf.when(sf.instr(fields.getField(name), "\ufffd") > 0, sf.lit(name)) for name in sorted(names)],
+    )
     return sf.when(
         ~sf.is_valid_utf8(value),
-        sf.when(
-            sf.size(bad_fields) > 0,
-            sf.concat(sf.lit("invalid UTF-8 in field "), sf.array_join(bad_fields, ", ")),
-        ).otherwise(sf.lit("invalid UTF-8 in the record")),
+        sf.when(bad_fields != "", sf.concat(sf.lit("invalid UTF-8 in field "), bad_fields)).otherwise(
+            sf.lit("invalid UTF-8 in the record")
+        ),
     )
 
 
@@ -251,11 +261,13 @@ def to_bronze_json(
 ) -> DataFrame:
     """JSON lines (`value`, `_source_file`, `_batch_id`) → Bronze rows with diagnostics.
 
-    Each line is parsed into a map of field → text, so a value of the wrong type is caught
-    per field (named in `_type_errors`) instead of spoiling the whole record, and keys
-    beyond the contract are listed in `_unexpected_columns`. A second pass lists the line's
-    keys as delivered (the map keeps one of a repeated name), for the name checks below. Blank lines are not
-    records and are dropped (the landing count skips them too).
+    Each line is parsed twice, both streaming: its keys as delivered (NULL when the line is
+    not one JSON object), then a struct of the declared and added fields, every one as text,
+    so a value of the wrong type is caught per field (named in `_type_errors`) instead of
+    spoiling the whole record. Keys beyond the contract are listed in `_unexpected_columns`.
+    A struct rather than a map: a map's lookups scan its keys, once per field and use, and
+    were the largest cost of a batch. Blank lines are not records and are dropped (the
+    landing count skips them too).
 
     `_parse_error` says every reason a line cannot be taken as one record: over
     `params.max_record_bytes` (then it is not parsed at all), not valid UTF-8, not one JSON
@@ -270,19 +282,22 @@ def to_bronze_json(
     value = sf.col("value")
     size = sf.octet_length(value)
     fits = size <= params.max_record_bytes
+    as_text = ", ".join(f"`{name}`: string" for name in [*declared, *added])
+    keys = sf.col("__keys")
     parsed = (
         lines.where(sf.trim(value) != "")
-        .withColumn(FIELDS, sf.when(fits, sf.from_json(value, "map<string,string>")))
-        .withColumn("__keys", sf.when(sf.col(FIELDS).isNotNull(), sf.json_object_keys(value)))
+        .withColumn("__keys", sf.when(fits, sf.json_object_keys(value)))
+        .withColumn(FIELDS, sf.when(keys.isNotNull(), sf.from_json(value, f"struct<{as_text}>")))
     )
     fields = sf.col(FIELDS)
     columns: list[Column] = []
     type_errors: list[Column] = []
     for field in source.fields:
-        text = fields.getItem(field.name)
+        text = fields.getField(field.name)
         columns.append(_typed(_blank_to_null(text), field.type).alias(field.name))
-        type_errors.append(_type_error(source, field.name, f"{FIELDS}['{field.name}']"))
-    extras = [fields.getItem(name).alias(name) for name in added]
+        if conformed_type(source, field.name) != "string":  # any text is a string
+            type_errors.append(_type_error(source, field.name, f"{FIELDS}.`{field.name}`"))
+    extras = [fields.getField(name).alias(name) for name in added]
     too_large = sf.concat(
         sf.lit("record is "),
         sf.format_number(size, 0),
@@ -292,19 +307,19 @@ def to_bronze_json(
         sf.nullif(
             sf.concat_ws(
                 "; ",
-                _invalid_utf8(value, fields),
-                sf.when(fields.isNull(), sf.lit("unparseable JSON line")),
+                _invalid_utf8(value, fields, [*declared, *added]),
+                sf.when(keys.isNull(), sf.lit("unparseable JSON line")),
                 sf.when(
-                    fields.isNotNull() & _trailing_characters(value),
+                    keys.isNotNull() & _trailing_characters(value),
                     sf.lit("unparseable JSON line: trailing characters after the JSON object"),
                 ),
-                sf.when(fields.isNotNull(), _name_problems(sf.col("__keys"), [*declared, *added])),
+                sf.when(keys.isNotNull(), _name_problems(keys, [*declared, *added])),
             ),
             sf.lit(""),
         )
     )
     unexpected = sf.coalesce(
-        sf.array_except(sf.map_keys(fields), sf.array(*[sf.lit(n) for n in declared])),
+        sf.array_except(keys, sf.array(*[sf.lit(n) for n in declared])),
         sf.array().cast("array<string>"),
     )
     raw = sf.col("value")
@@ -313,7 +328,7 @@ def to_bronze_json(
         *extras,
         *_lineage(params, raw),
         sf.col(PARSE_ERROR),
-        non_null_elements(sf.array(*type_errors)).alias(TYPE_ERRORS),
+        _listed(type_errors).alias(TYPE_ERRORS),
         # A record that is not taken as one brings no columns (its names may clash).
         sf.when(sf.col(PARSE_ERROR).isNull(), unexpected)
         .otherwise(sf.array().cast("array<string>"))
@@ -354,7 +369,8 @@ def to_bronze_tabular(
         # A column of another type than delivered (drift) converts like text would.
         typed = sf.expr(conform_sql(value_sql, field.type))
         columns.append(typed.alias(field.name))
-        type_errors.append(_type_error(source, field.name, value_sql))
+        if conformed_type(source, field.name) != "string":  # any value converts to text
+            type_errors.append(_type_error(source, field.name, value_sql))
     added = addable_columns(source, [c for c in added_columns if c not in miscased])
     extras = [sf.col(f"`{name}`").cast("string").alias(name) for name in added]
     record = sf.to_json(sf.struct(*[sf.col(f"`{c}`") for c in delivered]))
@@ -377,7 +393,7 @@ def to_bronze_tabular(
         *extras,
         *_lineage(params, raw),
         sf.nullif(sf.concat_ws("; ", *problems), sf.lit("")).alias(PARSE_ERROR),
-        non_null_elements(sf.array(*type_errors)).alias(TYPE_ERRORS),
+        _listed(type_errors).alias(TYPE_ERRORS),
         sf.array(*[sf.lit(c) for c in unexpected]).cast("array<string>").alias(UNEXPECTED_COLUMNS),
         raw.alias(RAW_RECORD),
     )
