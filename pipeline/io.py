@@ -201,6 +201,48 @@ def check_files(
     return good, rejected
 
 
+def parquet_schema(spark: SparkSession, file: LandingFile) -> str:
+    """A Parquet file's schema as its footer states it (read by the driver, no Spark job)."""
+    jvm = spark._jvm
+    assert jvm is not None
+    _fs, hadoop_path = _fs_and_path(spark, file.path)
+    input_file = jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(
+        hadoop_path, spark._jsc.hadoopConfiguration()
+    )
+    reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(input_file)
+    try:
+        return str(reader.getFileMetaData().getSchema().toString())
+    finally:
+        reader.close()
+
+
+def read_groups(
+    spark: SparkSession, file_format: str, files: Sequence[LandingFile]
+) -> list[list[LandingFile]]:
+    """The files split into groups that one read can take: files of one layout (a Parquet
+    footer's schema, a CSV header). A batch that delivers other columns or types is read
+    apart and converted on its own, so it cannot spoil the rest. JSON lines: one group.
+
+    One read per layout rather than per batch: each read costs Spark a job or two, and a
+    landing of 31 batches made that most of a small table's time.
+    """
+    if not files:
+        return []
+    if file_format == "json":
+        return [list(files)]
+    by_layout: dict[str, list[LandingFile]] = {}
+    for file in files:
+        try:
+            if file_format == "parquet":
+                layout = parquet_schema(spark, file)
+            else:
+                layout = "\n".join(csv_header(spark, file)) if file.size else ""
+        except Exception:  # read alone, so that its failure is its own
+            layout = f"unreadable: {file.path}"
+        by_layout.setdefault(layout, []).append(file)
+    return list(by_layout.values())
+
+
 def read_json_lines(spark: SparkSession, files: Sequence[LandingFile]) -> DataFrame | None:
     """Raw JSON lines of some files (`value`, `_source_file`, `_batch_id`), or None if no file."""
     from pyspark.sql import functions as sf

@@ -368,9 +368,9 @@ def _read_bronze_input(
 ) -> tuple[DataFrame | None, Any]:
     """Bronze rows with diagnostics for some landing files; JSON lines too (to re-parse).
 
-    Tabular files are read group by group (a batch, or a single file) and each group
-    converted to Bronze's columns before the union, so groups may deliver their columns
-    in other orders or types (drift) without spoiling each other.
+    Tabular files are read group by group (files of one layout, or a single file) and each
+    group converted to Bronze's columns before the union, so groups may deliver their
+    columns in other orders or types (drift) without spoiling each other.
     """
     files = [f for group in groups for f in group]
     if source.format == "json":
@@ -425,9 +425,8 @@ def _bronze_files(
     table = bronze_for(source)
     files = io.landing_files(run.spark, source, run.landing, pending)
     good, rejected = io.check_files(run.spark, files, source.format)
-    by_batch = [[f for f in good if f.batch == batch] for batch in pending]
     try:
-        return _evaluate_bronze(run, source, [g for g in by_batch if g], params), rejected
+        return _evaluate_bronze(run, source, io.read_groups(run.spark, source.format, good), params), rejected
     except Exception as error:
         failure = error
     run.progress(f"bronze {table.name:<22}: reading failed; checking its {len(good)} files one by one")
@@ -676,9 +675,17 @@ def _silver_table(
     _stop_on_fail_rules("silver", table.name, counts.counts)
     assert table.updated_at is not None
     latest = latest_per_key(accepted_rows(evaluated, silver_columns(table)), table.key, table.updated_at)
+    existed = io.is_delta_table(run.spark, table.path(run.warehouse))
     path = run.ensure(table)
-    run.progress(f"silver {table.name:<22}: MERGE into {path}")
-    io.merge_latest(run.spark, latest, path, table.key, version_order(table.updated_at))
+    if existed:
+        run.progress(f"silver {table.name:<22}: MERGE into {path}")
+        io.merge_latest(run.spark, latest, path, table.key, version_order(table.updated_at))
+    else:
+        # A table's first load: one row per key into an empty table, which is what the MERGE
+        # would insert, without its two passes over the source. A run killed after this
+        # commit finds the table next time and MERGEs, which changes nothing.
+        run.progress(f"silver {table.name:<22}: first load, append to {path}")
+        io.append(latest, path)
     warned = {c.rule: c.rows_failed for c in counts.counts if c.action == "warn" and c.rows_failed}
     detail = f"{counts.accepted - counts.accepted_keys:,} older or duplicate versions folded"
     if warned:
