@@ -237,9 +237,9 @@ def run_ab(
                 shutil.rmtree(warehouse)
             if side.name in primed:
                 shutil.copytree(primed[side.name], warehouse, symlinks=True)
-            run = run_child(
-                side, str(landing_path), warehouse, config, layers, work / f"{side.name}-{repeat}.log"
-            )
+            log = work / f"{side.name}-{repeat}.log"
+            say(f"repeat {repeat + 1}/{repeats} {side.name:<9} ({side.commit[:7]}): running (log {log})")
+            run = run_child(side, str(landing_path), warehouse, config, layers, log)
             run["repeat"] = repeat
             runs.append(run)
             say(_run_line(run, repeat, repeats))
