@@ -211,6 +211,8 @@ def run_ab(
     if repeats < 1:
         raise UserError(f"--repeats {repeats}: give 1 or more")
     landing_path = Path(landing).resolve()
+    # Absolute: each child runs in its own tree's folder, where a relative path means another place.
+    work = work.resolve()
     if not landing_path.is_dir():
         raise UserError(f"--landing {landing}: not a local folder (A/B runs read a local landing)")
     work.mkdir(parents=True, exist_ok=True)
