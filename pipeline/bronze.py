@@ -49,7 +49,8 @@ _JSON_STRING = r'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
 _INNERMOST_GROUP = r"\{[^{}\[\]]*\}|\[[^{}\[\]]*\]"
 # A flat object, the usual record: one `}` and no `{`, `[` or `]` after the first `{`, so
 # nothing can follow the object; the level-by-level check runs only on other lines.
-_FLAT_OBJECT = r"^[\s\x{FEFF}]*+\{[^{}\[\]]*+\}\s*+$"
+# `\z`, not `$`, which also matches before a last U+2028 or U+0085 (text Jackson leaves unread).
+_FLAT_OBJECT = r"^[\s\x{FEFF}]*+\{[^{}\[\]]*+\}\s*+\z"
 # Joins a record's keys to lower-case them in one call (see `_name_problems`).
 _KEY_SEPARATOR = "\u0001"
 

@@ -320,7 +320,18 @@ def test_trailing_characters_after_the_object_are_unparseable(spark: SparkSessio
         _line("A2", Name='Ac}me{ [x] "quoted" \\'),
         _with(_line("A3"), '"attributes": {"type": "Account", "url": [1, {"a": [2]}]}'),
     ]
-    trailing = [line + " xyz", line + line, line + "}", line + "]", _with(_line("A4"), '"x": 1') + ", {}"]
+    # A flat record is passed by a cheap test; every other shape, and a line ending in a
+    # character that ends a "line" to some regular expressions, gets the full check.
+    trailing = [
+        line + " xyz",
+        line + line,
+        line + "}",
+        line + "]",
+        _with(_line("A4"), '"x": 1') + ", {}",
+        line + "\u2028",
+        line + "\u0085",
+        line + " \t}",
+    ]
     rows = _bronze(spark, accepted + trailing)
     assert [rows[x][PARSE_ERROR] for x in accepted] == [None, None, None]
     assert [rows[x][PARSE_ERROR] for x in trailing] == [
