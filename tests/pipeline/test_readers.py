@@ -59,14 +59,11 @@ def fingerprint(table: pa.Table) -> tuple[int, int]:
 
 
 def duckdb_extension() -> str:
-    """The delta extension `duckdb-extension-delta` bundles for the installed DuckDB."""
-    from pathlib import Path
+    """The delta extension `duckdb-extension-delta` bundles for the installed DuckDB (one
+    place says where: the deletion-vector benchmark, which reads the tables the same way)."""
+    from benchmark_programs import load_benchmark
 
-    import duckdb
-    import duckdb_extension_delta
-
-    folder = Path(duckdb_extension_delta.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    return str(folder / "delta.duckdb_extension")
+    return str(load_benchmark("dv_bench").duckdb_delta_extension())
 
 
 @pytest.fixture(scope="module")
