@@ -283,7 +283,8 @@ def to_bronze_json(
     value = sf.col("value")
     size = sf.octet_length(value)
     fits = size <= params.max_record_bytes
-    as_text = ", ".join(f"`{name}`: string" for name in [*declared, *added])
+    # Any key can be an added column's name: a backtick in it is doubled, as DDL quotes it.
+    as_text = ", ".join("`" + name.replace("`", "``") + "`: string" for name in [*declared, *added])
     keys = sf.col("__keys")
     parsed = (
         lines.where(sf.trim(value) != "")

@@ -83,6 +83,12 @@ def test_bronze_json_flags_malformed_wrong_type_and_drift(spark: SparkSession) -
     kept = to_bronze_json(_lines(spark, lines), ACCOUNT, PARAMS, added_columns=["Tier__c"])
     assert _by_id(kept.where(f"{PARSE_ERROR} IS NULL").collect())["A6"]["Tier__c"] == "Gold"
 
+    # An added field's name is data: quotes, a backtick, a colon and a space are kept as given.
+    odd = "we`ird: na>me"
+    line = json.dumps({**pl.ACCOUNT_B0[0], odd: 7})
+    (row,) = to_bronze_json(_lines(spark, [line]), ACCOUNT, PARAMS, added_columns=[odd]).collect()
+    assert (row[PARSE_ERROR], row[odd], row[UNEXPECTED_COLUMNS]) == (None, "7", [odd])
+
 
 def test_bronze_rules_quarantine_exactly_the_unparseable_and_mistyped(spark: SparkSession) -> None:
     table = bronze_for(ACCOUNT)
