@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakelab.memory import process_tree_rss
 from lakelab.paths import is_remote
 
 if TYPE_CHECKING:
@@ -191,21 +192,6 @@ class TaskMetrics:
         return session.createDataFrame(rows)
 
 
-def _process_tree_rss() -> tuple[int, int]:
-    """RSS of this Python process and of its child processes (the local-mode JVM)."""
-    import psutil
-
-    me = psutil.Process()
-    own = int(me.memory_info().rss)
-    children = 0
-    for child in me.children(recursive=True):
-        try:
-            children += int(child.memory_info().rss)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return own, children
-
-
 class RssSampler:
     """Peak RSS of the driver (Python and its JVM) sampled on a thread while a run goes."""
 
@@ -218,7 +204,7 @@ class RssSampler:
         self._thread: threading.Thread | None = None
 
     def _sample(self) -> None:
-        python_rss, jvm_rss = _process_tree_rss()
+        python_rss, jvm_rss = process_tree_rss()
         self.peak_python_rss = max(self.peak_python_rss, python_rss)
         self.peak_jvm_rss = max(self.peak_jvm_rss, jvm_rss)
         self.peak_total_rss = max(self.peak_total_rss, python_rss + jvm_rss)

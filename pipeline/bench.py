@@ -130,6 +130,8 @@ def _main_ab(args: argparse.Namespace) -> int:
             args.incremental,
             say=lambda line: print(line, flush=True),
         )
+        # Read here without Spark (unlike `_dataset_marker`): the A/B parent starts no
+        # session, and `run_ab` has checked that the landing is a local folder.
         dataset_path = Path(args.landing) / DATASET_MARKER
         dataset = json.loads(dataset_path.read_text(encoding="utf-8")) if dataset_path.is_file() else {}
     except UserError as error:

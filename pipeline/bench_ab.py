@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lakelab.errors import UserError
+from lakelab.memory import process_tree_rss
 from lakelab.records import git_commit
 from lakelab.sources import BATCH_MARKERS
 
@@ -52,27 +53,10 @@ class _Samples:
     peak_rss_bytes: int = 0
 
 
-def _tree_rss(pid: int) -> int:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0
-    total = 0
-    for process in processes:
-        try:
-            total += int(process.memory_info().rss)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
 def _sample(pid: int, samples: _Samples, stop: threading.Event) -> None:
     while not stop.wait(SAMPLE_SECONDS):
         samples.load.append(os.getloadavg()[0])
-        samples.peak_rss_bytes = max(samples.peak_rss_bytes, _tree_rss(pid))
+        samples.peak_rss_bytes = max(samples.peak_rss_bytes, sum(process_tree_rss(pid)))
 
 
 def record_path_from_output(output: str) -> Path | None:

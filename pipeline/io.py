@@ -7,6 +7,7 @@ FileSystem, reads and writes through Spark and Delta.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ class LandingFile:
     path: str
     batch: int
     size: int
+    # A gzip CSV's column names as `check_files` read them, so that they are decompressed once.
+    header: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,7 @@ def check_files(
         problem = format_problem(head, tail, file.size, file_format, gzip=file.path.endswith(".gz"))
         if problem is None and file_format == "csv.gz" and file.size:
             try:
-                csv_header(spark, file)
+                file = dataclasses.replace(file, header=tuple(csv_header(spark, file)))
             except ValueError as error:
                 problem = f"no readable CSV header: {error}"
         if problem is None:
@@ -236,7 +239,7 @@ def read_groups(
             if file_format == "parquet":
                 layout = parquet_schema(spark, file)
             else:
-                layout = "\n".join(csv_header(spark, file)) if file.size else ""
+                layout = "\n".join(_header(spark, file)) if file.size else ""
         except Exception:  # read alone, so that its failure is its own
             layout = f"unreadable: {file.path}"
         by_layout.setdefault(layout, []).append(file)
@@ -292,6 +295,10 @@ def csv_header(spark: SparkSession, file: LandingFile) -> list[str]:
     return names
 
 
+def _header(spark: SparkSession, file: LandingFile) -> tuple[str, ...]:
+    return file.header if file.header is not None else tuple(csv_header(spark, file))
+
+
 def read_tabular(spark: SparkSession, source: SourceTable, files: Sequence[LandingFile]) -> DataFrame | None:
     """Parquet or gzip-CSV files, columns as delivered plus lineage, or None if no file.
 
@@ -316,7 +323,7 @@ def read_tabular(spark: SparkSession, source: SourceTable, files: Sequence[Landi
     for file in files:
         if file.size == 0:
             continue  # an empty unload: no header, no record (and no gzip stream to open)
-        header = tuple(csv_header(spark, file))
+        header = _header(spark, file)
         if header:  # an empty or header-only file holds no record
             by_header.setdefault(header, []).append(file.path)
     parts = []
@@ -419,12 +426,24 @@ def ensure_table(
     extra_columns: Iterable[str] = (),
 ) -> str:
     """Create the contract's Delta table if it does not exist; return its path."""
+    create_table(spark, contract, warehouse, config, extra_columns)
+    return contract.path(warehouse)
+
+
+def create_table(
+    spark: SparkSession,
+    contract: TableContract,
+    warehouse: str,
+    config: PipelineConfig,
+    extra_columns: Iterable[str] = (),
+) -> bool:
+    """Create the contract's Delta table if it does not exist; True when this call created it."""
     from delta.tables import DeltaTable
     from pyspark.sql.types import StructType
 
     path = contract.path(warehouse)
     if is_delta_table(spark, path):
-        return path
+        return False
     schema = StructType.fromDDL(contract.ddl() + "".join(f", `{c}` string" for c in extra_columns))
     assert isinstance(schema, StructType)
     builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
@@ -436,7 +455,7 @@ def ensure_table(
     if contract.description:
         builder = builder.comment(contract.description)
     builder.execute()
-    return path
+    return True
 
 
 def read_table(spark: SparkSession, path: str) -> DataFrame:

@@ -48,6 +48,7 @@ from pipeline.contracts import (
     SOURCE_FILE,
     UNEXPECTED_COLUMNS,
     GoldParams,
+    QualityRule,
     TableContract,
     bronze_for,
     contract,
@@ -61,6 +62,7 @@ from pipeline.quality import (
     evaluate_rules,
     fail_rule_violations,
     quarantine_rows,
+    raw_record_of_rejected,
     tally,
 )
 from pipeline.result import PipelineError, PipelineRunResult, StageResult
@@ -87,6 +89,12 @@ def _layer_cache() -> Any:
     return StorageLevel.DISK_ONLY
 
 
+def _checked(rows: DataFrame, rules: Sequence[QualityRule]) -> DataFrame:
+    """Rows with their rule results, cached for the layer: the write, the tally and the
+    quarantine read them (the raw record only where the quarantine will)."""
+    return raw_record_of_rejected(evaluate_rules(rows, rules), RAW_RECORD).persist(_layer_cache())
+
+
 @dataclass
 class _Run:
     """State shared by the steps of one run."""
@@ -104,6 +112,10 @@ class _Run:
 
     def ensure(self, table: TableContract, extra_columns: Sequence[str] = ()) -> str:
         return io.ensure_table(self.spark, table, self.warehouse, self.config, extra_columns)
+
+    def create(self, table: TableContract) -> bool:
+        """Create the table if missing; True when it did not exist (it holds nothing yet)."""
+        return io.create_table(self.spark, table, self.warehouse, self.config)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -257,8 +269,6 @@ def _held_batches(run: _Run, path: str, batch_column: str, batch_from: int) -> l
     """Batches ≥ `batch_from` a table already holds (written by a run that was killed later)."""
     from pyspark.sql import functions as sf
 
-    if not io.is_delta_table(run.spark, path):
-        return []
     held = io.read_table(run.spark, path).where(sf.col(batch_column) >= batch_from)
     return sorted(int(r[0]) for r in held.select(batch_column).distinct().collect())
 
@@ -404,7 +414,7 @@ def _evaluate_bronze(
     parsed, lines = _read_bronze_input(run, source, groups, params)
     if parsed is None:
         return None, None, None, Tally(0, 0, ())
-    evaluated = evaluate_rules(parsed, table.rules).persist(_layer_cache())
+    evaluated = _checked(parsed, table.rules)
     try:
         counts = tally(evaluated, table.rules, unexpected_column=UNEXPECTED_COLUMNS)
     except BaseException:
@@ -483,11 +493,11 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
         added = addable_columns(source, counts.unexpected_columns)
         evaluated.unpersist()
         parsed = to_bronze_json(lines, source, params, added)
-        evaluated = evaluate_rules(parsed, table.rules).persist(_layer_cache())
+        evaluated = _checked(parsed, table.rules)
     _stop_on_fail_rules("bronze", table.name, counts.counts)
-    # Before `ensure`: a table this run creates holds no batch, and reading it costs a Delta scan.
-    held = _held_batches(run, table.path(run.warehouse), BATCH_ID, batch_from)
-    path = run.ensure(table)
+    # A table this run creates holds no batch; reading it would cost a Delta scan.
+    path = table.path(run.warehouse)
+    held = [] if run.create(table) else _held_batches(run, path, BATCH_ID, batch_from)
     accepted = accepted_rows(evaluated, bronze_columns(source, added))
     if held:
         run.note(f"bronze.{table.name} already holds batches {held}: not written again")
@@ -670,14 +680,13 @@ def _silver_table(
     )
     conformed = to_silver(bronze_rows, table, _references(run, table))
     rules = table.all_rules
-    evaluated = evaluate_rules(conformed, rules).persist(_layer_cache())
+    evaluated = _checked(conformed, rules)
     counts = tally(evaluated, rules, key=table.key)
     _stop_on_fail_rules("silver", table.name, counts.counts)
     assert table.updated_at is not None
     latest = latest_per_key(accepted_rows(evaluated, silver_columns(table)), table.key, table.updated_at)
-    existed = io.is_delta_table(run.spark, table.path(run.warehouse))
-    path = run.ensure(table)
-    if existed:
+    path = table.path(run.warehouse)
+    if not run.create(table):
         run.progress(f"silver {table.name:<22}: MERGE into {path}")
         io.merge_latest(run.spark, latest, path, table.key, version_order(table.updated_at))
     else:

@@ -91,6 +91,19 @@ def evaluate_rules(df: DataFrame, rules: Sequence[QualityRule]) -> DataFrame:
     return evaluated.withColumn(FAILED_DROP, failed).withColumn(DROP_REASON, reason)
 
 
+def raw_record_of_rejected(evaluated: DataFrame, raw_record: str) -> DataFrame:
+    """`raw_record` kept on rejected rows only (NULL on the others).
+
+    The quarantine is its only reader. On every other row it was the widest column of a
+    layer's cache, and in Silver a `to_json` per row, which Spark now evaluates only when
+    a row is rejected (the condition guards the branch).
+    """
+    from pyspark.sql import functions as sf
+
+    rejected = sf.size(sf.col(FAILED_DROP)) > 0
+    return evaluated.withColumn(raw_record, sf.when(rejected, sf.col(f"`{raw_record}`")))
+
+
 def accepted_rows(evaluated: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Rows no `drop` rule rejected, narrowed to `columns`."""
     from pyspark.sql import functions as sf
