@@ -109,6 +109,10 @@ class _Run:
     stages: list[StageResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     reconciled: bool = True
+    # The run log's highest finished batch per (layer, table): read once, then kept up to
+    # date by `_write_run_log` (each read of a table just appended to costs Delta a state
+    # reconstruction).
+    finished: dict[tuple[str, str], int] | None = None
 
     def ensure(self, table: TableContract, extra_columns: Sequence[str] = ()) -> str:
         return io.ensure_table(self.spark, table, self.warehouse, self.config, extra_columns)
@@ -188,6 +192,12 @@ def _stage_line(stage: StageResult) -> str:
 
 def _ledger(run: _Run) -> dict[tuple[str, str], int]:
     """(layer, table) → the highest batch the run log says was finished."""
+    if run.finished is None:
+        run.finished = _read_ledger(run)
+    return dict(run.finished)
+
+
+def _read_ledger(run: _Run) -> dict[tuple[str, str], int]:
     from pyspark.sql import functions as sf
 
     path = RUN_LOG.path(run.warehouse)
@@ -227,6 +237,11 @@ def _write_run_log(run: _Run, stages: Sequence[tuple[StageResult, bool | None]])
     ]
     path = run.ensure(RUN_LOG)
     io.append(run.spark.createDataFrame(rows, RUN_LOG.ddl()), path)
+    if run.finished is not None:
+        for s, _ in stages:
+            if s.batch_to is not None:
+                key = (s.layer, s.table)
+                run.finished[key] = max(s.batch_to, run.finished.get(key, s.batch_to))
     for stage, _ in stages:
         run.stages.append(stage)
         run.progress(_stage_line(stage))
@@ -277,10 +292,13 @@ def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dic
     """Append every table's rejected rows in one commit; return rows held per table, read back."""
     from pyspark.sql import functions as sf
 
-    path = run.ensure(QUARANTINE)
+    path = QUARANTINE.path(run.warehouse)
+    created = run.create(QUARANTINE)
     first = min(w.batch_from for w in work)
     held = (
-        io.read_table(run.spark, path)
+        []
+        if created
+        else io.read_table(run.spark, path)
         .where((sf.col("layer") == layer) & (sf.col("batch_id") >= first))
         .select("table_name", "batch_id")
         .distinct()
@@ -310,7 +328,12 @@ def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dic
             combined = combined.unionByName(part)
         # mergeSchema: a quarantine created before a column was added (raw_bytes) takes it now.
         io.append_idempotent(
-            combined, path, f"lakelab.{layer}.quarantine", max(w.batch_to for w in work), merge_schema=True
+            combined,
+            path,
+            f"lakelab.{layer}.quarantine",
+            max(w.batch_to for w in work),
+            merge_schema=True,
+            created=created,
         )
     # Read back what the quarantine holds for these batches: what was committed counts.
     counts = (
@@ -497,12 +520,15 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
     _stop_on_fail_rules("bronze", table.name, counts.counts)
     # A table this run creates holds no batch; reading it would cost a Delta scan.
     path = table.path(run.warehouse)
-    held = [] if run.create(table) else _held_batches(run, path, BATCH_ID, batch_from)
+    created = run.create(table)
+    held = [] if created else _held_batches(run, path, BATCH_ID, batch_from)
     accepted = accepted_rows(evaluated, bronze_columns(source, added))
     if held:
         run.note(f"bronze.{table.name} already holds batches {held}: not written again")
         accepted = accepted.where(~sf.col(BATCH_ID).isin(held))
-    io.append_idempotent(accepted, path, f"lakelab.bronze.{table.name}", batch_to, merge_schema=bool(added))
+    io.append_idempotent(
+        accepted, path, f"lakelab.bronze.{table.name}", batch_to, merge_schema=bool(added), created=created
+    )
     detail = f"schema evolved, added columns: {', '.join(added)}" if added else ""
     return _TableWork(
         table,
@@ -523,15 +549,18 @@ def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str
 
     rejected = [(w, r) for w in work for r in w.rejected_files]
     # Created on the first Bronze commit even when empty: "no file was set aside" is an answer.
-    path = run.ensure(QUARANTINED_FILES)
+    path = QUARANTINED_FILES.path(run.warehouse)
+    created = run.create(QUARANTINED_FILES)
     first = min(w.batch_from for w in work)
+    if created and not rejected:
+        return {w.table.name: 0 for w in work}  # made just now and nothing to record: it is empty
 
     def mine() -> DataFrame:
         return io.read_table(run.spark, path).where(
             (sf.col("layer") == "bronze") & (sf.col("batch_id") >= first)
         )
 
-    held = {(str(r["table_name"]), str(r["source_file"])) for r in mine().collect()}
+    held = set() if created else {(str(r["table_name"]), str(r["source_file"])) for r in mine().collect()}
     rows = [
         (
             "bronze",
@@ -548,7 +577,9 @@ def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str
     ]
     if rows:
         frame = run.spark.createDataFrame(rows, QUARANTINED_FILES.ddl())
-        io.append_idempotent(frame, path, "lakelab.bronze.quarantined_files", max(w.batch_to for w in work))
+        io.append_idempotent(
+            frame, path, "lakelab.bronze.quarantined_files", max(w.batch_to for w in work), created=created
+        )
     # Read back after the append: what was committed counts.
     counts = mine().groupBy("table_name", "batch_id").count().collect()
     return {
@@ -803,8 +834,11 @@ def _gold_layer(run: _Run) -> None:
             try:
                 counts = tally(evaluate_rules(result, table.rules), table.rules)
                 _stop_on_fail_rules("gold", table.name, counts.counts)
-                path = run.ensure(table)
-                io.overwrite(result, path)
+                path = table.path(run.warehouse)
+                if run.create(table):
+                    io.append(result, path)  # nothing to replace, and no file list to read
+                else:
+                    io.overwrite(result, path)
                 detail = ""
                 if table is GOLD_REVENUE_ATTRIBUTION:
                     detail = _check_conservation(run, result, touches)
