@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from datagen.cli import parse_records
 from datagen.config import DatagenConfig
 from lakelab.errors import UserError
+from lakelab.records import RecordKind
 
 SMALL_SCALE = 5_000_000
 
@@ -351,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "scales": results,
         "spark_conf": {"spark.driver.memory": config.spark.driver_memory},
     }
-    path = write_record(new_record("datagen_benchmark", payload, args.seed), args.results)
+    path = write_record(new_record(RecordKind.DATAGEN_BENCHMARK, payload, args.seed), args.results)
     print(f"record: {path}")
     return 0
 

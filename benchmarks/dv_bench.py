@@ -33,8 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datagen.cli import parse_records
 from lakelab.errors import UserError
+from lakelab.records import RecordKind
 
-RECORD_KIND = "dv_benchmark"
+RECORD_KIND = RecordKind.DV_BENCHMARK
 SETTINGS = {"off": False, "on": True}  # baseline first
 MEASURES = (
     "silver_seconds",

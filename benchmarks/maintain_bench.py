@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from datagen.cli import parse_records
 from lakelab.errors import UserError
+from lakelab.records import RecordKind
 from pipeline.run import parse_layers
 
-RECORD_KIND = "maintain_benchmark"
+RECORD_KIND = RecordKind.MAINTAIN_BENCHMARK
 SETTING = "spark.sql.sources.parallelPartitionDiscovery.parallelism"
 
 

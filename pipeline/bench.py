@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakelab.errors import UserError
+from lakelab.records import RecordKind
 from lakelab.sources import DATASET_MARKER
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
     from pipeline.result import PipelineRunResult
 
-RECORD_KIND = "pipeline_benchmark"
-AB_RECORD_KIND = "pipeline_ab_benchmark"
+RECORD_KIND = RecordKind.PIPELINE_BENCHMARK
+AB_RECORD_KIND = RecordKind.PIPELINE_AB_BENCHMARK
 
 
 def benchmark_payload(result: PipelineRunResult, dataset: dict[str, Any], landing: str) -> dict[str, Any]:

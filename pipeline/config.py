@@ -47,3 +47,8 @@ class PipelineConfig(StrictModel):
     # A JSON line longer than this (in bytes) is quarantined with its size, not parsed. A safety
     # limit, not a layout choice: it bounds what one record costs a task's memory.
     max_record_bytes: int = Field(default=DEFAULT_MAX_RECORD_BYTES, ge=1)
+    # Tables of a layer built at once, on threads sharing the SparkSession (1: one after
+    # another). A small table's seconds are mostly the driver's (planning, listing, the Delta
+    # log); a second table in flight uses the core that would idle. Results do not depend on
+    # it: a table waits for the tables of its layer it reads (`pipeline.parallel`).
+    parallel_tables: int = Field(default=2, ge=1, le=16)

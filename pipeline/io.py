@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakelab.errors import UserError
 from lakelab.sources import BATCH_MARKERS, SourceTable
-from pipeline.contracts import BATCH_ID, RUN_LOG, SOURCE_FILE, TableContract
+from pipeline.contracts import BATCH_ID, SOURCE_FILE, TableContract
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -272,6 +272,8 @@ def csv_header(spark: SparkSession, file: LandingFile) -> list[str]:
     """
     import csv
 
+    from cluster.failures import environment_failure
+
     jvm = spark._jvm
     assert jvm is not None
     fs, hadoop_path = _fs_and_path(spark, file.path)
@@ -284,6 +286,8 @@ def csv_header(spark: SparkSession, file: LandingFile) -> list[str]:
         reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(raw, "UTF-8"))
         line = reader.readLine()
     except Exception as error:  # a Py4J error carrying the JVM's IOException
+        if environment_failure(error) is not None:
+            raise  # the store or the disk failed, not the file
         raise ValueError(_java_message(error)) from None
     finally:
         stream.close()
@@ -357,8 +361,12 @@ def unreadable_files(
     A gzip stream cut short or a Parquet page that does not decode passes the byte checks
     of `check_files` and fails only once read; Spark's error then may not name the file.
     Reading each file on its own finds which (one small job per file, only on that path).
+    A failure of the store, the disk or the JVM is raised, not blamed on the file: a
+    store gone mid-read must fail the run, not quarantine good files for good.
     """
     from pyspark.sql import functions as sf
+
+    from cluster.failures import environment_failure
 
     rejected = []
     for file in files:
@@ -370,7 +378,9 @@ def unreadable_files(
             if df is not None:
                 every_value = sf.hash(*[sf.col(f"`{c}`") for c in df.columns])
                 df.select(every_value.alias("h")).agg(sf.sum("h")).collect()
-        except Exception as error:  # any read failure sets this one file aside
+        except Exception as error:
+            if environment_failure(error) is not None:
+                raise  # the store, the disk or the JVM failed: the file may be fine
             rejected.append(RejectedFile(file, f"unreadable: {_java_message(error)}"))
     return rejected
 
@@ -397,9 +407,10 @@ def table_properties(config: PipelineConfig, layer: str) -> dict[str, str]:
     """Delta table properties a pipeline table of `layer` gets, from the physical-design config.
 
     Deletion vectors only where `config.deletion_vectors` asks for them and only on Silver,
-    the one layer MERGEd into. Bronze and `_ops` are appended to and Gold is overwritten, so
-    no deletion vector would ever be written there, and the table feature alone locks out
-    readers without it (delta-rs's `DeltaTable.to_pyarrow_table()` refuses such a table).
+    the one layer MERGEd into. Bronze and `_ops` are appended to, and Gold is appended to by
+    its first build and overwritten by later ones, so no deletion vector would ever be
+    written there, and the table feature alone locks out readers without it (delta-rs's
+    `DeltaTable.to_pyarrow_table()` refuses such a table).
     """
     deletion_vectors = config.deletion_vectors and layer == "silver"
     return {
@@ -464,20 +475,17 @@ def read_table(spark: SparkSession, path: str) -> DataFrame:
 
 
 def append_idempotent(
-    df: DataFrame, path: str, app_id: str, version: int, merge_schema: bool = False, created: bool = False
+    df: DataFrame, path: str, app_id: str, version: int, merge_schema: bool = False
 ) -> None:
     """Append, once: Delta skips the write if `app_id` already committed `version` or later.
 
-    `created`: the caller made the table in this run, so no transaction can be recorded in
-    it, and the write is a plain append. Delta answers "which version did `app_id` commit"
-    by reconstructing the table's state: four Spark jobs, measured at 1.6 s against 0.3 s
-    for the plain append of an empty frame to a new table (2 cores, warm JVM). The caller
-    still reads what a table it did not create holds before writing, so a run killed after
-    this append is not appended twice.
+    For a table that existed before the run. Delta answers "which version did `app_id`
+    commit" by reconstructing the table's state: four Spark jobs, measured at 1.6 s against
+    0.3 s for the plain append of an empty frame to a new table (2 cores, warm JVM). A table
+    the run created can hold no transaction yet, so it gets `append` instead; a run killed
+    after that append finds the table next time, and the caller reads which batches it
+    holds before writing, so they are not appended twice.
     """
-    if created:
-        append(df, path, merge_schema)
-        return
     writer = (
         df.write.format("delta").mode("append").option("txnAppId", app_id).option("txnVersion", str(version))
     )
@@ -537,25 +545,6 @@ def table_version(spark: SparkSession, path: str) -> int:
 
     row = DeltaTable.forPath(spark, path).history(1).select("version").collect()[0]
     return int(row["version"])
-
-
-# --- The ledger (the run log) ------------------------------------------------------------------
-
-
-def last_batch(spark: SparkSession, warehouse: str, layer: str, table_name: str) -> int | None:
-    """The highest batch a layer finished for a table, from the run log; None if none."""
-    from pyspark.sql import functions as sf
-
-    path = RUN_LOG.path(warehouse)
-    if not is_delta_table(spark, path):
-        return None
-    row = (
-        read_table(spark, path)
-        .where((sf.col("layer") == layer) & (sf.col("table_name") == table_name))
-        .agg(sf.max("batch_to").alias("last"))
-        .collect()[0]
-    )
-    return None if row["last"] is None else int(row["last"])
 
 
 def rows_in_batches(

@@ -2,8 +2,10 @@
 
 Crash safety (a run can be killed at any instant, and the next run must end where an
 uninterrupted one would):
-- Bronze appends carry Delta's `txnAppId`/`txnVersion` and skip the batches the target
-  table already holds, so re-ingesting a batch adds nothing.
+- Bronze appends skip the batches the target table already holds, so re-ingesting a
+  batch adds nothing. Into a table that existed before the run they also carry Delta's
+  `txnAppId`/`txnVersion`; a table the run created gets a plain append (it can hold no
+  transaction yet, and the lookup costs seconds: see `io.append_idempotent`).
 - Silver MERGEs replace a row only with a newer one, so re-merging changes nothing.
 - Each layer writes its quarantine rows, rule results and run-log rows once, at its end
   (one commit each: on a busy machine every Delta commit costs seconds). The run log is
@@ -17,12 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from cluster.failures import environment_failure
 from lakelab.sources import SOURCE_TABLES, SourceTable
-from pipeline import gold, io
+from pipeline import gold, io, parallel
 from pipeline.bronze import (
     BronzeParams,
     addable_columns,
@@ -76,6 +79,8 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 COMMIT_STAGE = "(layer commit)"
+Item = TypeVar("Item")
+_Built = TypeVar("_Built")
 
 
 def _layer_cache() -> Any:
@@ -87,6 +92,20 @@ def _layer_cache() -> Any:
     from pyspark import StorageLevel
 
     return StorageLevel.DISK_ONLY
+
+
+def _cancel_jobs(spark: SparkSession) -> None:
+    """Stop the session's running jobs (classic and Spark Connect sessions alike)."""
+    try:
+        spark.sparkContext.cancelAllJobs()
+    except Exception:  # Spark Connect has no SparkContext
+        spark.interruptAll()
+
+
+def _release(built: object) -> None:
+    """Free what a table's part of a layer cached, when the layer will not commit it."""
+    if isinstance(built, _TableWork):
+        built.evaluated.unpersist()
 
 
 def _checked(rows: DataFrame, rules: Sequence[QualityRule]) -> DataFrame:
@@ -117,13 +136,32 @@ class _Run:
     def ensure(self, table: TableContract, extra_columns: Sequence[str] = ()) -> str:
         return io.ensure_table(self.spark, table, self.warehouse, self.config, extra_columns)
 
-    def create(self, table: TableContract) -> bool:
-        """Create the table if missing; True when it did not exist (it holds nothing yet)."""
-        return io.create_table(self.spark, table, self.warehouse, self.config)
+    def create_if_missing(self, table: TableContract) -> tuple[str, bool]:
+        """Create the table if missing: its path, and True when this call created it (so it
+        holds nothing yet, and a plain append needs no transaction lookup)."""
+        created = io.create_table(self.spark, table, self.warehouse, self.config)
+        return table.path(self.warehouse), created
 
     def note(self, text: str) -> None:
         self.notes.append(text)
         self.progress(f"note: {text}")
+
+    def build_all(
+        self,
+        items: Sequence[Item],
+        build: Callable[[Item], _Built],
+        waits_for: Callable[[int], Iterable[int]] = lambda _index: (),
+    ) -> list[_Built]:
+        """Each table's part of a layer, `parallel_tables` at a time (see `pipeline.parallel`);
+        on a failure, the cached rows of the tables that finished are released."""
+        return parallel.build_all(
+            items,
+            build,
+            self.config.parallel_tables,
+            waits_for,
+            release=lambda built: _release(built),
+            interrupted=lambda: _cancel_jobs(self.spark),
+        )
 
 
 @dataclass
@@ -164,12 +202,12 @@ def execute(
         started_at=now,
     )
     progress(f"run {run.run_id}: layers {', '.join(layers)}; landing {landing}; warehouse {warehouse}")
-    if "bronze" in layers:
-        _bronze_layer(run)
-    if "silver" in layers:
-        _silver_layer(run)
-    if "gold" in layers:
-        _gold_layer(run)
+    layer_seconds: dict[str, float] = {}
+    for name, layer in (("bronze", _bronze_layer), ("silver", _silver_layer), ("gold", _gold_layer)):
+        if name in layers:
+            layer_started = time.perf_counter()
+            layer(run)
+            layer_seconds[name] = time.perf_counter() - layer_started
     return PipelineRunResult(
         run_id=run.run_id,
         stages=list(run.stages),
@@ -177,6 +215,7 @@ def execute(
         layers=layers,
         seconds=time.perf_counter() - started,
         notes=tuple(run.notes),
+        layer_seconds=layer_seconds,
     )
 
 
@@ -292,19 +331,18 @@ def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dic
     """Append every table's rejected rows in one commit; return rows held per table, read back."""
     from pyspark.sql import functions as sf
 
-    path = QUARANTINE.path(run.warehouse)
-    created = run.create(QUARANTINE)
+    path, created = run.create_if_missing(QUARANTINE)
     first = min(w.batch_from for w in work)
-    held = (
-        []
-        if created
-        else io.read_table(run.spark, path)
-        .where((sf.col("layer") == layer) & (sf.col("batch_id") >= first))
-        .select("table_name", "batch_id")
-        .distinct()
-        .collect()
-    )
-    already = {(str(r["table_name"]), int(r["batch_id"])) for r in held}
+
+    def mine() -> DataFrame:
+        return io.read_table(run.spark, path).where(
+            (sf.col("layer") == layer) & (sf.col("batch_id") >= first)
+        )
+
+    already: set[tuple[str, int]] = set()
+    if not created:  # a table made just now holds nothing: no read
+        held = mine().select("table_name", "batch_id").distinct().collect()
+        already = {(str(r["table_name"]), int(r["batch_id"])) for r in held}
     parts = []
     for w in work:
         if not w.counts.rejected:
@@ -327,22 +365,13 @@ def _commit_quarantine(run: _Run, layer: str, work: Sequence[_TableWork]) -> dic
         for part in parts[1:]:
             combined = combined.unionByName(part)
         # mergeSchema: a quarantine created before a column was added (raw_bytes) takes it now.
-        io.append_idempotent(
-            combined,
-            path,
-            f"lakelab.{layer}.quarantine",
-            max(w.batch_to for w in work),
-            merge_schema=True,
-            created=created,
-        )
+        if created:
+            io.append(combined, path, merge_schema=True)
+        else:
+            app_id = f"lakelab.{layer}.quarantine"
+            io.append_idempotent(combined, path, app_id, max(w.batch_to for w in work), merge_schema=True)
     # Read back what the quarantine holds for these batches: what was committed counts.
-    counts = (
-        io.read_table(run.spark, path)
-        .where((sf.col("layer") == layer) & (sf.col("batch_id") >= first))
-        .groupBy("table_name", "batch_id")
-        .count()
-        .collect()
-    )
+    counts = mine().groupBy("table_name", "batch_id").count().collect()
     per_table: dict[str, int] = {}
     for w in work:
         per_table[w.table.name] = sum(
@@ -376,16 +405,18 @@ def _bronze_layer(run: _Run) -> None:
         run.note(f"batches {sorted(set(complete) - set(ready))} wait: batch {len(ready):04d} is not complete")
     ledger = _ledger(run)
     params = BronzeParams(run.run_id, run.started_at, run.config.max_record_bytes)
-    work: list[_TableWork] = []
+    todo: list[tuple[SourceTable, list[int]]] = []
+    for source in SOURCE_TABLES:
+        table = bronze_for(source)
+        done = ledger.get(("bronze", table.name))
+        pending = [b for b in ready if done is None or b > done]
+        if not pending:
+            run.progress(f"bronze {table.name:<22}: up to date")
+            continue
+        todo.append((source, pending))
+    # Bronze tables read only their own landing files: none waits for another.
+    work = run.build_all(todo, lambda item: _bronze_table(run, item[0], item[1], params))
     try:
-        for source in SOURCE_TABLES:
-            table = bronze_for(source)
-            done = ledger.get(("bronze", table.name))
-            pending = [b for b in ready if done is None or b > done]
-            if not pending:
-                run.progress(f"bronze {table.name:<22}: up to date")
-                continue
-            work.append(_bronze_table(run, source, pending, params))
         if work:
             _commit_bronze(run, work)
     finally:
@@ -461,6 +492,8 @@ def _bronze_files(
     try:
         return _evaluate_bronze(run, source, io.read_groups(run.spark, source.format, good), params), rejected
     except Exception as error:
+        if environment_failure(error) is not None:
+            raise  # the store, the disk or the JVM failed: no file is to blame
         failure = error
     run.progress(f"bronze {table.name:<22}: reading failed; checking its {len(good)} files one by one")
     damaged = io.unreadable_files(run.spark, source, good)
@@ -519,16 +552,18 @@ def _bronze_table(run: _Run, source: SourceTable, pending: Sequence[int], params
         evaluated = _checked(parsed, table.rules)
     _stop_on_fail_rules("bronze", table.name, counts.counts)
     # A table this run creates holds no batch; reading it would cost a Delta scan.
-    path = table.path(run.warehouse)
-    created = run.create(table)
+    path, created = run.create_if_missing(table)
     held = [] if created else _held_batches(run, path, BATCH_ID, batch_from)
     accepted = accepted_rows(evaluated, bronze_columns(source, added))
     if held:
         run.note(f"bronze.{table.name} already holds batches {held}: not written again")
         accepted = accepted.where(~sf.col(BATCH_ID).isin(held))
-    io.append_idempotent(
-        accepted, path, f"lakelab.bronze.{table.name}", batch_to, merge_schema=bool(added), created=created
-    )
+    if created:
+        io.append(accepted, path, merge_schema=bool(added))
+    else:
+        io.append_idempotent(
+            accepted, path, f"lakelab.bronze.{table.name}", batch_to, merge_schema=bool(added)
+        )
     detail = f"schema evolved, added columns: {', '.join(added)}" if added else ""
     return _TableWork(
         table,
@@ -549,8 +584,7 @@ def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str
 
     rejected = [(w, r) for w in work for r in w.rejected_files]
     # Created on the first Bronze commit even when empty: "no file was set aside" is an answer.
-    path = QUARANTINED_FILES.path(run.warehouse)
-    created = run.create(QUARANTINED_FILES)
+    path, created = run.create_if_missing(QUARANTINED_FILES)
     first = min(w.batch_from for w in work)
     if created and not rejected:
         return {w.table.name: 0 for w in work}  # made just now and nothing to record: it is empty
@@ -577,9 +611,12 @@ def _commit_quarantined_files(run: _Run, work: Sequence[_TableWork]) -> dict[str
     ]
     if rows:
         frame = run.spark.createDataFrame(rows, QUARANTINED_FILES.ddl())
-        io.append_idempotent(
-            frame, path, "lakelab.bronze.quarantined_files", max(w.batch_to for w in work), created=created
-        )
+        if created:
+            io.append(frame, path)
+        else:
+            io.append_idempotent(
+                frame, path, "lakelab.bronze.quarantined_files", max(w.batch_to for w in work)
+            )
     # Read back after the append: what was committed counts.
     counts = mine().groupBy("table_name", "batch_id").count().collect()
     return {
@@ -658,17 +695,24 @@ def _commit_bronze(run: _Run, work: Sequence[_TableWork]) -> None:
 
 def _silver_layer(run: _Run) -> None:
     ledger = _ledger(run)
-    work: list[_TableWork] = []
+    todo: list[tuple[TableContract, TableContract, int, int]] = []
+    for source in SOURCE_TABLES:
+        table = silver_for(source)
+        bronze_done = ledger.get(("bronze", bronze_for(source).name))
+        silver_done = ledger.get(("silver", table.name))
+        if bronze_done is None or (silver_done is not None and silver_done >= bronze_done):
+            run.progress(f"silver {table.name:<22}: up to date")
+            continue
+        batch_from = 0 if silver_done is None else silver_done + 1
+        todo.append((table, bronze_for(source), batch_from, bronze_done))
+
+    def references(index: int) -> list[int]:
+        """The earlier tables of this layer that table `index`'s reference checks read."""
+        names = {reference.ref_table for reference in todo[index][0].references}
+        return [j for j in range(index) if todo[j][0].name in names]
+
+    work = run.build_all(todo, lambda item: _silver_table(run, *item), references)
     try:
-        for source in SOURCE_TABLES:
-            table = silver_for(source)
-            bronze_done = ledger.get(("bronze", bronze_for(source).name))
-            silver_done = ledger.get(("silver", table.name))
-            if bronze_done is None or (silver_done is not None and silver_done >= bronze_done):
-                run.progress(f"silver {table.name:<22}: up to date")
-                continue
-            batch_from = 0 if silver_done is None else silver_done + 1
-            work.append(_silver_table(run, table, bronze_for(source), batch_from, bronze_done))
         if work:
             _commit_silver(run, work)
     finally:
@@ -716,8 +760,8 @@ def _silver_table(
     _stop_on_fail_rules("silver", table.name, counts.counts)
     assert table.updated_at is not None
     latest = latest_per_key(accepted_rows(evaluated, silver_columns(table)), table.key, table.updated_at)
-    path = table.path(run.warehouse)
-    if not run.create(table):
+    path, created = run.create_if_missing(table)
+    if not created:
         run.progress(f"silver {table.name:<22}: MERGE into {path}")
         io.merge_latest(run.spark, latest, path, table.key, version_order(table.updated_at))
     else:
@@ -827,15 +871,17 @@ def _gold_layer(run: _Run) -> None:
                 "orders",
             ),
         ]
-        for table, build, input_table in builds:
+
+        def build_one(item: tuple[TableContract, Callable[[], DataFrame], str]) -> StageResult:
+            table, build, input_table = item
             started = time.perf_counter()
             run.progress(f"gold   {table.name:<22}: building")
             result = build().persist(StorageLevel.MEMORY_AND_DISK)
             try:
                 counts = tally(evaluate_rules(result, table.rules), table.rules)
                 _stop_on_fail_rules("gold", table.name, counts.counts)
-                path = table.path(run.warehouse)
-                if run.create(table):
+                path, created = run.create_if_missing(table)
+                if created:
                     io.append(result, path)  # nothing to replace, and no file list to read
                 else:
                     io.overwrite(result, path)
@@ -845,7 +891,7 @@ def _gold_layer(run: _Run) -> None:
             finally:
                 result.unpersist()
             rows_in = input_rows[input_table]
-            stage = StageResult(
+            return StageResult(
                 "gold",
                 table.name,
                 rows_in,
@@ -856,7 +902,9 @@ def _gold_layer(run: _Run) -> None:
                 reached,
                 detail,
             )
-            stages.append((stage, None))
+
+        # Gold tables read Silver and the shared touches, never each other.
+        stages = [(stage, None) for stage in run.build_all(builds, build_one)]
     finally:
         touches.unpersist()
     _write_run_log(run, stages)

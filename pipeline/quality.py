@@ -91,6 +91,14 @@ def evaluate_rules(df: DataFrame, rules: Sequence[QualityRule]) -> DataFrame:
     return evaluated.withColumn(FAILED_DROP, failed).withColumn(DROP_REASON, reason)
 
 
+def is_rejected() -> Column:
+    """True on a row some `drop` rule rejected (over `evaluate_rules`' output)."""
+    from pyspark.sql import functions as sf
+
+    # Never NULL: `_failed_drop` is always an array, empty when no drop rule failed.
+    return sf.size(sf.col(FAILED_DROP)) > 0
+
+
 def raw_record_of_rejected(evaluated: DataFrame, raw_record: str) -> DataFrame:
     """`raw_record` kept on rejected rows only (NULL on the others).
 
@@ -100,15 +108,14 @@ def raw_record_of_rejected(evaluated: DataFrame, raw_record: str) -> DataFrame:
     """
     from pyspark.sql import functions as sf
 
-    rejected = sf.size(sf.col(FAILED_DROP)) > 0
-    return evaluated.withColumn(raw_record, sf.when(rejected, sf.col(f"`{raw_record}`")))
+    return evaluated.withColumn(raw_record, sf.when(is_rejected(), sf.col(f"`{raw_record}`")))
 
 
 def accepted_rows(evaluated: DataFrame, columns: Sequence[str]) -> DataFrame:
     """Rows no `drop` rule rejected, narrowed to `columns`."""
     from pyspark.sql import functions as sf
 
-    return evaluated.where(sf.size(sf.col(FAILED_DROP)) == 0).select(*[sf.col(f"`{c}`") for c in columns])
+    return evaluated.where(~is_rejected()).select(*[sf.col(f"`{c}`") for c in columns])
 
 
 def quarantine_rows(
@@ -127,7 +134,7 @@ def quarantine_rows(
     """
     from pyspark.sql import functions as sf
 
-    rejected = evaluated.where(sf.size(sf.col(FAILED_DROP)) > 0)
+    rejected = evaluated.where(is_rejected())
     values = {
         "layer": sf.lit(params.layer),
         "table_name": sf.lit(params.table_name),
@@ -170,7 +177,7 @@ def tally(
     distinct unexpected column names, in one Spark job (a busy cluster pays per job)."""
     from pyspark.sql import functions as sf
 
-    accepted = sf.size(sf.col(FAILED_DROP)) == 0
+    accepted = ~is_rejected()
     aggregates = [
         sf.count(sf.lit(1)).alias("_rows"),
         sf.sum(sf.when(accepted, 0).otherwise(1)).alias("_rejected"),

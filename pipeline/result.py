@@ -49,6 +49,10 @@ class PipelineRunResult:
     layers: tuple[str, ...] = ()
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    # Wall seconds of each layer that ran, its commit included. A layer's stages overlap
+    # when it builds tables in parallel (`pipeline.parallel_tables`), so their seconds do
+    # not add up to the layer's.
+    layer_seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for a result record."""
@@ -57,12 +61,14 @@ class PipelineRunResult:
             "layers": list(self.layers),
             "reconciled": self.reconciled,
             "seconds": round(self.seconds, 3),
+            "layer_seconds": {layer: round(s, 3) for layer, s in self.layer_seconds.items()},
             "notes": list(self.notes),
             "stages": [stage.to_dict() for stage in self.stages],
         }
 
     def layer_totals(self, layer: str) -> StageResult:
-        """All tables of one layer summed into one stage."""
+        """All tables of one layer summed into one stage; its seconds are the layer's wall
+        seconds (the stages' sum only for a result that did not time its layers)."""
         stages = [s for s in self.stages if s.layer == layer]
         return StageResult(
             layer=layer,
@@ -70,5 +76,5 @@ class PipelineRunResult:
             rows_in=sum(s.rows_in for s in stages),
             rows_out=sum(s.rows_out for s in stages),
             rows_quarantined=sum(s.rows_quarantined for s in stages),
-            seconds=sum(s.seconds for s in stages),
+            seconds=self.layer_seconds.get(layer, sum(s.seconds for s in stages)),
         )

@@ -23,7 +23,7 @@ def _bench() -> ModuleType:
     ("args", "message"),
     [
         (["--records", "-5"], "--records"),
-        (["--records", "lots"], "--records: 'lots' is not a count"),
+        (["--records", "lots"], "--records: 'lots' is not a record count"),
         (["--repeats", "0"], "--repeats 0: must be at least 1"),
         (["--config", "no-such.toml"], "no-such.toml: config file not found"),
     ],

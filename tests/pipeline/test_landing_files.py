@@ -162,3 +162,30 @@ def test_a_rerun_records_no_file_twice(
     again = run_pipeline(spark, pipeline_config(), landing, warehouse, ["bronze"], lambda _l: None)
     assert again.reconciled
     assert io.read_table(spark, QUARANTINED_FILES.path(warehouse)).count() == len(bad)
+
+
+def test_a_file_gone_mid_read_fails_the_read_instead_of_being_set_aside(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """A read that fails for the environment (here the file vanished after listing; in the
+    lab a store that stopped answering) is raised: setting a good file aside as "unreadable"
+    would quarantine it for good once the store answered again."""
+    from lakelab.sources import source_table
+
+    landing = write_landing(tmp_path / "landing", batches=1)
+    for name in ("crm.contact", "snowflake.order_lines"):
+        source = source_table(name)
+        files = io.landing_files(spark, source, str(landing), [0])
+        assert files, name
+        # Read alone, a present file passes: the check itself is sound.
+        assert io.unreadable_files(spark, source, files) == []
+        Path(files[0].path.removeprefix("file:")).unlink()
+        with pytest.raises(Exception, match=r"FileNotFound|PATH_NOT_FOUND") as raised:
+            io.unreadable_files(spark, source, files)
+        from cluster.failures import environment_failure
+
+        assert environment_failure(raised.value) is not None
+    gone = io.LandingFile(str(landing / "snowflake/order_lines" / B0 / "gone.csv.gz"), 0, 10)
+    with pytest.raises(Exception, match="FileNotFound") as header_error:
+        io.csv_header(spark, gone)
+    assert not isinstance(header_error.value, ValueError)  # ValueError would set the file aside

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ from pipeline_helpers import IncrementalRuns, pipeline_config, table_snapshot, t
 from lakelab.errors import UserError
 from lakelab.sources import BATCH_MARKERS, source_table
 from pipeline import io
-from pipeline.contracts import ALL_CONTRACTS, QUARANTINE, RUN_LOG, bronze_for, contract
+from pipeline.contracts import ALL_CONTRACTS, BATCH_ID, QUARANTINE, RUN_LOG, bronze_for, contract
 from pipeline.run import run_pipeline
 
 if TYPE_CHECKING:
@@ -154,14 +155,10 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-def test_run_killed_mid_silver_write_then_rerun_matches_uninterrupted(
-    spark: SparkSession, incremental_runs: IncrementalRuns, tmp_path: Path
-) -> None:
-    warehouse = str(tmp_path / "warehouse")
-    script = _KILLED_RUN.format(
-        tests=str(REPO / "tests"), landing=str(incremental_runs.landing), warehouse=warehouse
-    )
+def _run_and_kill(landing: Path, warehouse: str, kill_at: Callable[[str], bool], pause: float = 0.0) -> str:
+    """Run every layer in a child process and SIGKILL it, JVM included, `pause` seconds after
+    the first progress line `kill_at` accepts; return that line."""
+    script = _KILLED_RUN.format(tests=str(REPO / "tests"), landing=str(landing), warehouse=warehouse)
     # Its own process group, so the JVM child dies with it.
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -175,16 +172,30 @@ def test_run_killed_mid_silver_write_then_rerun_matches_uninterrupted(
     assert child.stdout is not None
     deadline = time.monotonic() + 900
     for line in child.stdout:
-        # Into an empty warehouse Silver's first write is an append (a later one a MERGE).
-        if "silver account" in line and ("MERGE into" in line or "append to" in line):
-            time.sleep(0.5)  # let the write get going: the kill must land mid-write
+        if kill_at(line):
+            time.sleep(pause)
             os.killpg(child.pid, signal.SIGKILL)
             killed_at = line.strip()
             break
         assert "FINISHED" not in line and time.monotonic() < deadline
     child.wait(timeout=60)
-    assert killed_at is not None, "the child never reached the silver write"
+    assert killed_at is not None, "the child never printed the line to be killed at"
     assert child.returncode == -signal.SIGKILL
+    return killed_at
+
+
+@pytest.mark.slow
+def test_run_killed_mid_silver_write_then_rerun_matches_uninterrupted(
+    spark: SparkSession, incremental_runs: IncrementalRuns, tmp_path: Path
+) -> None:
+    warehouse = str(tmp_path / "warehouse")
+    _run_and_kill(
+        incremental_runs.landing,
+        warehouse,
+        # Into an empty warehouse Silver's first write is an append (a later one a MERGE).
+        lambda line: "silver account" in line and ("MERGE into" in line or "append to" in line),
+        pause=0.5,  # let the write get going: the kill must land mid-write
+    )
     # The killed run finished Bronze and never logged Silver.
     log = io.read_table(spark, RUN_LOG.path(warehouse))
     assert log.where("layer = 'silver'").count() == 0
@@ -194,6 +205,43 @@ def test_run_killed_mid_silver_write_then_rerun_matches_uninterrupted(
     assert rerun.reconciled
     assert [s.table for s in rerun.stages if s.layer == "bronze"] == []
     assert table_snapshot(spark, warehouse) == incremental_runs.snapshot
+
+
+def _bronze_quarantined(spark: SparkSession, warehouse: str) -> list[tuple[str, int, int]]:
+    """(table, batch, rows) Bronze put in the quarantine."""
+    counts = io.read_table(spark, QUARANTINE.path(warehouse)).where("layer = 'bronze'")
+    rows = counts.groupBy("table_name", "batch_id").count().collect()
+    return sorted((str(r["table_name"]), int(r["batch_id"]), int(r["count"])) for r in rows)
+
+
+@pytest.mark.slow
+def test_run_killed_after_a_new_bronze_table_was_appended_to_then_rerun_adds_no_row_twice(
+    spark: SparkSession, incremental_runs: IncrementalRuns, tmp_path: Path
+) -> None:
+    # A table the run creates gets a plain append, without Delta's transaction id: only
+    # the re-run's read of the batches the table holds keeps them from being added again.
+    warehouse = str(tmp_path / "warehouse")
+    account = bronze_for(source_table("crm.account"))
+    # Bronze works table by table, crm_account first: when crm_contact starts, crm_account's
+    # append has committed, and the run log comes only after the last table.
+    _run_and_kill(incremental_runs.landing, warehouse, lambda line: line.startswith("bronze crm_contact "))
+    assert not io.is_delta_table(spark, RUN_LOG.path(warehouse))
+    held = io.read_table(spark, account.path(warehouse)).select(BATCH_ID).distinct().collect()
+    assert sorted(r[0] for r in held) == [0, 1]
+
+    rerun = run_pipeline(
+        spark, pipeline_config(), str(incremental_runs.landing), warehouse, layers=["bronze"]
+    )
+    assert rerun.reconciled
+    assert f"bronze.{account.name} already holds batches [0, 1]: not written again" in rerun.notes
+    # Every Bronze table (and the files set aside) as the uninterrupted, incremental run left them.
+    tables = table_snapshot(spark, warehouse)
+    del tables[QUARANTINE.qualified_name]  # it also holds Silver's rows in the other warehouse
+    assert sum(name.startswith("bronze.") for name in tables) == 9
+    assert tables == {name: incremental_runs.snapshot[name] for name in tables}
+    quarantined = _bronze_quarantined(spark, warehouse)
+    assert sum(rows for _, _, rows in quarantined) == 2 + 1 + 3  # crm_account, products, order_lines
+    assert quarantined == _bronze_quarantined(spark, incremental_runs.warehouse)
 
 
 def test_missing_landing_is_a_user_error(spark: SparkSession, tmp_path: Path) -> None:

@@ -58,22 +58,12 @@ def fingerprint(table: pa.Table) -> tuple[int, int]:
     return table.num_rows, checksum % 2**64
 
 
-def duckdb_extension() -> str:
-    """The delta extension `duckdb-extension-delta` bundles for the installed DuckDB (one
-    place says where: the deletion-vector benchmark, which reads the tables the same way)."""
-    from benchmark_programs import load_benchmark
-
-    return str(load_benchmark("dv_bench").duckdb_delta_extension())
-
-
 @pytest.fixture(scope="module")
 def duck() -> Iterator[duckdb.DuckDBPyConnection]:
-    """A DuckDB connection with the bundled delta extension loaded (no download)."""
-    import duckdb
+    """A DuckDB connection with the bundled delta extension loaded (no download), in UTC."""
+    from harness.duckdb_gold import connect
 
-    connection = duckdb.connect(config={"allow_unsigned_extensions": "true"})
-    connection.execute(f"LOAD '{duckdb_extension()}'")
-    connection.execute("SET TimeZone = 'UTC'")
+    connection = connect()
     yield connection
     connection.close()
 
@@ -226,3 +216,66 @@ def test_maintain_drops_deletion_vectors_only_where_the_config_does_not_want_the
     assert drop_unwanted_deletion_vectors(spark, silver, warehouse, PipelineConfig(deletion_vectors=False))
     silver_ids = DeltaTable(silver.path(warehouse)).to_pyarrow_table()["id"].to_pylist()
     assert sorted(silver_ids) == [1, 2, 4, 5, 7, 8]
+
+
+@pytest.fixture(scope="module")
+def spark_gold(spark: SparkSession, incremental_runs: IncrementalRuns) -> dict[str, pa.Table]:
+    """Spark's Gold tables, read back."""
+    from pipeline import io
+    from pipeline.contracts import GOLD
+
+    return {t.name: io.read_table(spark, t.path(incremental_runs.warehouse)).toArrow() for t in GOLD}
+
+
+def _arrow_type(type_: pa.DataType) -> pa.DataType:
+    """Spark's and DuckDB's Arrow spellings of one SQL type made alike (large_string is string)."""
+    return pa.string() if pa.types.is_large_string(type_) else type_
+
+
+def test_duckdb_builds_the_same_gold_as_spark(
+    incremental_runs: IncrementalRuns, spark_gold: dict[str, pa.Table], duck: duckdb.DuckDBPyConnection
+) -> None:
+    """DuckDB's SQL over the same Silver Delta tables gives Spark's Gold, row for row: every
+    column exactly (decimals to the cent, dates, NULLs), but `attributed_orders`, a sum of
+    doubles each engine adds in its own order, within 1e-9 (`harness.duckdb_gold.differences`)."""
+    from harness.duckdb_gold import ATTRIBUTABLE_REVENUE, build_gold, differences
+    from pipeline.contracts import GOLD
+
+    built = build_gold(incremental_runs.warehouse, duck)
+    assert list(built.tables) == [t.name for t in GOLD] + [ATTRIBUTABLE_REVENUE]
+    assert set(built.seconds) == set(built.tables) and all(s >= 0 for s in built.seconds.values())
+    for name, reference in spark_gold.items():
+        assert reference.num_rows > 0, name  # a comparison of two empty tables would prove nothing
+        candidate = built.tables[name]
+        assert [(f.name, _arrow_type(f.type)) for f in candidate.schema] == [
+            (f.name, _arrow_type(f.type)) for f in reference.schema
+        ], name
+        assert differences(name, reference, candidate) == []
+    # Spark does not write the attributable revenue; its conservation check reports the totals.
+    attributable = built.tables[ATTRIBUTABLE_REVENUE].to_pylist()
+    orders = sum(row["attributable_orders"] for row in attributable)
+    cents = sum(row["attributable_cents"] for row in attributable)
+    (stage,) = [s for s in incremental_runs.second.stages if s.table == "revenue_attribution"]
+    assert stage.detail == f"revenue conserved: {orders:,} orders, {cents / 100:,.2f} USD attributable"
+    # And DuckDB's attribution conserves it: every model and dimension sums to it, month by month.
+    by_month = {row["month"]: row["attributable_cents"] for row in attributable}
+    attributed: dict[tuple[str, str, dt.date], int] = {}
+    for row in built.tables["revenue_attribution"].to_pylist():
+        group = (row["model"], row["dimension"], row["month"])
+        attributed[group] = attributed.get(group, 0) + int(row["attributed_revenue_usd"] * 100)
+    assert attributed and all(cents == by_month[month] for (_, _, month), cents in attributed.items())
+    assert {month for _, _, month in attributed} == set(by_month)
+
+
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "quotient"),
+    [(201, 2, 101), (-201, 2, -101), (199, 2, 100), (200, 3, 67), (100, 3, 33), (0, 7, 0)],
+)
+def test_duckdb_rounds_quotients_half_up_as_spark_decimals(
+    numerator: int, denominator: int, quotient: int, duck: duckdb.DuckDBPyConnection
+) -> None:
+    """2.01 USD over 2 orders is 1.01 in Spark (decimal, HALF_UP); a DuckDB double would say 1.00."""
+    from harness.duckdb_gold import half_up_quotient
+
+    sql = half_up_quotient(f"CAST({numerator} AS HUGEINT)", f"CAST({denominator} AS BIGINT)")
+    assert duck.execute(f"SELECT {sql}").fetchone() == (quotient,)
