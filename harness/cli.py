@@ -1,4 +1,4 @@
-"""Subcommands of the `harness` package: `sweep`, `report`, `demo`.
+"""Subcommands of the `harness` package: `sweep`, `report`, `compare`, `demo`.
 
 Only argparse here; each handler imports its module when it runs, so `lakelab --help`
 never loads pyspark, pandas or matplotlib.
@@ -22,6 +22,12 @@ def _report(config: Any, args: argparse.Namespace) -> int:
     return run_report_command(config, args)
 
 
+def _compare(config: Any, args: argparse.Namespace) -> int:
+    from harness.compare import run_compare_command
+
+    return run_compare_command(config, args)
+
+
 def _demo(config: Any, args: argparse.Namespace) -> int:
     from harness.commands import run_demo_command
 
@@ -39,7 +45,7 @@ def _add_exporter(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add `sweep`, `report` and `demo` to the command tree."""
+    """Add `sweep`, `report`, `compare` and `demo` to the command tree."""
     sweep = commands.add_parser(
         "sweep",
         help="run the configured sweep: scales x settings x repeats, one result record per run",
@@ -54,7 +60,38 @@ def register(commands: Any) -> None:
         metavar="KEY=V1,V2",
         help="a grid axis (repeatable; replaces the configured grid), e.g. spark.sql.shuffle.partitions=2,8",
     )
-    sweep.add_argument("--warmup", type=int, metavar="N", help="unrecorded baseline runs first")
+    sweep.add_argument(
+        "--warmup", type=int, metavar="N", help="unrecorded baseline runs first (default: sweep.warmup, 1)"
+    )
+    sweep.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="stop a run past SECONDS and record it as failed; the sweep goes on "
+        "(default: sweep.time_limit_s, unset = no limit)",
+    )
+    sweep.add_argument(
+        "--strategy",
+        choices=["grid", "random", "halving"],
+        help="which points run: every one (grid), a seeded sample (random, needs --sample), or a "
+        "successive-halving ladder over --scales, ascending, the best third promoted at each "
+        "(default: sweep.strategy, grid)",
+    )
+    sweep.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="random: run N grid points, the baseline among them, picked with datagen.seed; "
+        "halving: the first rung's points (default: sweep.sample; the whole grid for halving)",
+    )
+    sweep.add_argument(
+        "--budget",
+        type=float,
+        metavar="SECONDS",
+        help="halving: run-seconds the ladder may spend; it stops promoting when the next rung's "
+        "estimate (this rung's seconds of the promoted points x the scale ratio) exceeds what is "
+        "left (default: sweep.budget_s, unset = no budget)",
+    )
     sweep.add_argument("--layers", metavar="L[,L...]", help="pipeline layers per run (bronze,silver,gold)")
     sweep.add_argument("--workload", choices=["pipeline", "spark-aggregation"], help="what each run does")
     # The defaults derive from paths.sweep, which is only known once the config is loaded.
@@ -72,6 +109,12 @@ def register(commands: Any) -> None:
     )
     sweep.add_argument("--results", metavar="DIR", help="where records go (default: paths.results)")
     sweep.add_argument("--no-report", action="store_true", help="do not render the report afterwards")
+    sweep.add_argument(
+        "--resume",
+        metavar="SWEEP_ID",
+        help="finish an interrupted sweep in --results: keep its recorded runs, run the rest "
+        "(give the options it started with; a different plan is refused)",
+    )
     _add_exporter(sweep)
     sweep.set_defaults(handler=_sweep)
 
@@ -93,6 +136,28 @@ def register(commands: Any) -> None:
     report.add_argument("--usd-per-core-hour", type=float, metavar="USD", help="compute price assumed")
     report.add_argument("--usd-per-gb-month", type=float, metavar="USD", help="storage price assumed")
     report.set_defaults(handler=_report)
+
+    compare = commands.add_parser(
+        "compare",
+        help="NEW against OLD sweep per point and stage, with 95%% intervals; exit 1 on a regression",
+        description="Compare two sweeps from their records: NEW/OLD median seconds per shared point "
+        "(same settings, same scale), per stage and in total, with a bootstrap 95% interval and a "
+        "verdict. Exit 1 when a point's total is established slower by more than --threshold.",
+    )
+    compare.add_argument("old", metavar="OLD", help="a results folder (its newest sweep) or a sweep id")
+    compare.add_argument("new", metavar="NEW", help="a results folder (its newest sweep) or a sweep id")
+    compare.add_argument(
+        "--results", metavar="DIR", help="where sweep ids are looked up (default: paths.results)"
+    )
+    compare.add_argument(
+        "--threshold",
+        type=float,
+        default=0.05,
+        metavar="FRACTION",
+        help="slower than this fraction (the whole interval above 1 + FRACTION) fails the "
+        "comparison (default: 0.05, i.e. 5%%)",
+    )
+    compare.set_defaults(handler=_compare)
 
     demo = commands.add_parser(
         "demo",

@@ -7,7 +7,7 @@ matplotlib are imported by the functions they serve, when they run.
 from __future__ import annotations
 
 import argparse
-import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,23 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakelab.counts import parse_count
 from lakelab.errors import UserError
 
 if TYPE_CHECKING:
     from lakelab.config import LakelabConfig
-
-_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
-
-
-def parse_count(text: str, option: str) -> int:
-    """`100k`, `1M`, `2_500` → an int > 0, or a UserError naming the option and the value."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMbB]?)\s*", text.replace("_", ""))
-    if not match:
-        raise UserError(f"{option}: '{text}' is not a record count (e.g. 100000, 100k, 1M)")
-    value = float(match.group(1)) * _SUFFIXES[match.group(2).lower()]
-    if value <= 0 or not value.is_integer():
-        raise UserError(f"{option}: '{text}' is not a positive whole number of records")
-    return int(value)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
@@ -131,9 +119,47 @@ def _sweep_config(config: LakelabConfig, args: argparse.Namespace) -> LakelabCon
         repeats=args.repeats,
         grid=parse_grid(args.grid) if args.grid else None,
         warmup=args.warmup,
+        time_limit_s=args.time_limit,
         layers=layers,
         workload=args.workload,
+        strategy=args.strategy,
+        sample=args.sample,
+        budget_s=args.budget,
     )
+
+
+def resume_command(args: argparse.Namespace, sweep_id: str) -> str:
+    """The `lakelab sweep` command line that finishes `sweep_id`: the options given, plus `--resume`.
+
+    The same options give the same plan, which `--resume` requires, and the same folders.
+    """
+    words = ["lakelab"]
+    if getattr(args, "config", None):
+        words += ["--config", args.config]
+    words.append("sweep")
+    options = (
+        ("--scales", args.scales),
+        ("--repeats", args.repeats),
+        ("--warmup", args.warmup),
+        ("--time-limit", args.time_limit),
+        ("--layers", args.layers),
+        ("--workload", args.workload),
+        ("--strategy", args.strategy),
+        ("--sample", args.sample),
+        ("--budget", args.budget),
+        ("--landing-root", args.landing_root),
+        ("--work-dir", args.work_dir),
+        ("--results", args.results),
+        ("--exporter-port", args.exporter_port),
+    )
+    for option, value in options:
+        if value is not None:
+            words += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    for axis in args.grid or []:
+        words += ["--set", axis]
+    if args.no_report:
+        words.append("--no-report")
+    return shlex.join([*words, "--resume", sweep_id])
 
 
 def sweep_locations(
@@ -148,32 +174,53 @@ def sweep_locations(
 
 
 def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
-    """`lakelab sweep`: run the grid, write records, render the report."""
-    from harness.sweep import expand_grid, run_sweep
+    """`lakelab sweep`: run the grid, write records, render the report.
+
+    Ctrl-C leaves the runs recorded so far and prints the command that finishes the sweep
+    (`--resume`), exit code 130.
+    """
+    from harness.sweep import SweepInterrupted, planned_runs, recorded_sweep, run_sweep, sweep_plan
+    from harness.workloads import get_workload
     from lakelab.spark import get_session
     from lakelab.targets import command_exporter_port
 
     config = _sweep_config(config, args)
     results = args.results or config.paths.results
     landings, work_dir = sweep_locations(config, args.landing_root, args.work_dir)
-    runs = len(expand_grid(config.sweep.grid)) * len(config.sweep.scales) * config.sweep.repeats
+    # A sample larger than the grid was refused with the config; this is where it is drawn.
+    plan = sweep_plan(config.sweep, get_workload(config.sweep.workload), config.datagen.seed)
+    # For a halving ladder, the most it can run: the exporter's progress is then a lower bound.
+    runs = planned_runs(plan)
+    if args.resume is not None:
+        # An unknown or finished sweep, or another plan, is refused before Spark starts.
+        runs -= len(recorded_sweep(results, args.resume, plan).runs)
     hooks = exporter_hooks(
         config.metrics.exporter_host, command_exporter_port(config, args), target=config.spark.master
     )
-    with hooks as (on_run, exporter):
-        spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
-        if exporter is not None:
-            exporter.sweep_started(runs)
-        summary = run_sweep(
-            spark,
-            config,
-            landings,
-            work_dir,
-            results,
-            progress=_print,
-            on_run=on_run,
-            on_landing=(lambda info: feed_landing(exporter, info)) if exporter is not None else None,
+    try:
+        with hooks as (on_run, exporter):
+            spark = get_session(config, app_name=f"{config.spark.app_name}-sweep")
+            if exporter is not None:
+                exporter.sweep_started(runs)
+            summary = run_sweep(
+                spark,
+                config,
+                landings,
+                work_dir,
+                results,
+                progress=_print,
+                on_run=on_run,
+                on_landing=(lambda info: feed_landing(exporter, info)) if exporter is not None else None,
+                resume=args.resume,
+            )
+    except SweepInterrupted as interrupted:
+        print(
+            f"lakelab: {interrupted} (recorded in {results}); resume with: "
+            f"{resume_command(args, interrupted.sweep_id)}",
+            file=sys.stderr,
+            flush=True,
         )
+        return 130
     if not args.no_report:
         report = _render(config, results, summary.sweep_id, None, None, None)
         print(f"report: {report}")
@@ -197,6 +244,25 @@ def _render(
     return render_report(sweep, target, cost, results_dir=results)
 
 
+def refuse_unfinished(results: str, sweep_id: str | None) -> None:
+    """A UserError when the sweep to report (by default the one started last) has no summary yet.
+
+    An unfinished sweep's figures would read like a finished one's, with points or repeats
+    missing, and silently falling back to an older sweep would report something else.
+    """
+    from harness.sweep import unfinished_sweep
+
+    unfinished = unfinished_sweep(results, sweep_id)
+    if unfinished is None:
+        return
+    found, recorded, planned = unfinished
+    raise UserError(
+        f"sweep {found} is unfinished ({recorded} of {planned} runs recorded, no summary): "
+        f"`lakelab sweep --resume {found}` with the options it started with runs the rest"
+        + ("" if sweep_id else "; --sweep ID reports a finished sweep")
+    )
+
+
 def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab report`: render one sweep's report, or the guides, from records only."""
     for option, value in (
@@ -213,9 +279,11 @@ def run_report_command(config: LakelabConfig, args: argparse.Namespace) -> int:
         for path in written:
             print(f"guide: {path}")
         return 0
+    results = args.results or config.paths.results
+    refuse_unfinished(results, args.sweep)
     report = _render(
         config,
-        args.results or config.paths.results,
+        results,
         args.sweep,
         args.out,
         args.usd_per_core_hour,
@@ -230,7 +298,7 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     from harness.storage import copy_tree, remove_tree
     from harness.sweep import expand_grid, run_sweep, sweep_work_dir
     from harness.workloads import PipelineWorkload
-    from lakelab.config import with_overrides
+    from lakelab.config import parse_config, with_overrides
     from lakelab.paths import absolute, join
     from lakelab.spark import get_session
     from lakelab.targets import command_exporter_port
@@ -243,7 +311,11 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     # The sweep rebuilds Gold only, each run over a copy of the Silver step 2 built: the
     # setting it varies is one that shapes Gold's joins and aggregations, and seven full
     # pipeline runs would take the demo from minutes to a quarter of an hour.
-    config = with_overrides(config, "sweep", scales=[records], layers=["gold"])
+    # No warm-up: step 2 has just run the pipeline on this JVM. One scale and the whole grid: a
+    # search strategy in lakelab.toml is for `lakelab sweep`.
+    sweep = config.sweep.model_dump()
+    sweep.update(scales=[records], layers=["gold"], warmup=0, strategy="grid", sample=None, budget_s=None)
+    config = parse_config({**config.model_dump(), "sweep": sweep}, "demo")
     landing, warehouse = absolute(config.paths.landing), absolute(config.paths.warehouse)
     workload = PipelineWorkload()
     runs = len(expand_grid(config.sweep.grid)) * config.sweep.repeats
@@ -272,9 +344,9 @@ def run_demo_command(config: LakelabConfig, args: argparse.Namespace) -> int:
             # The data broke a promise (reconciliation, a `fail` rule): a result, not a crash.
             print(f"lakelab: demo: pipeline failed: {error}", file=sys.stderr)
             return 1
-        pipeline_seconds = sum(stage.seconds for stage in result.stages)
+        pipeline_seconds = sum(result.seconds_by_layer().values())
         _print(
-            f"[2/4] pipeline: {len(result.stages)} stages, {pipeline_seconds:.1f}s in stages, "
+            f"[2/4] pipeline: {len(result.stages)} stages in {pipeline_seconds:.1f}s, "
             f"reconciled={result.reconciled}"
         )
         if exporter is not None:

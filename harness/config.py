@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from lakelab.model import StrictModel
 
@@ -33,6 +34,9 @@ class SweepConfig(StrictModel):
 
     `grid` maps a setting to the values to try; the points are the cartesian product of the
     axes. The baseline point is the first value of every axis unless `baseline` names others.
+    `strategy` says which of the points run (`harness.search`): all of them (`grid`), a
+    seeded sample of `sample` points (`random`), or a successive-halving ladder over the
+    scales, within `budget_s` run-seconds (`halving`).
     """
 
     scales: list[int] = Field(default_factory=lambda: [100_000])
@@ -42,8 +46,11 @@ class SweepConfig(StrictModel):
     )
     baseline: dict[str, str] = Field(default_factory=dict)
     # Unrecorded runs of the baseline point before the sweep, so JIT and class loading do not
-    # land on whichever point happens to run first.
-    warmup: int = Field(default=0, ge=0)
+    # land on whichever point happens to run first (with 0 that is always the baseline).
+    warmup: int = Field(default=1, ge=0)
+    # Seconds one run may take (a restart point's counts its JVM's start); a run over it is
+    # stopped and recorded as failed, and the sweep goes on. Unset: no limit.
+    time_limit_s: float | None = Field(default=None, gt=0)
     # Which pipeline layers each run executes. Runs start from an empty warehouse, or, when the
     # first layer is not Bronze, from a copy of the layers before it, built once per scale.
     layers: list[Layer] = Field(default_factory=lambda: list(ALL_LAYERS))
@@ -52,6 +59,13 @@ class SweepConfig(StrictModel):
     # Keep each run's warehouse for inspection instead of deleting it after it was measured.
     keep_warehouses: bool = False
     cost: CostConfig = Field(default_factory=CostConfig)
+    strategy: Literal["grid", "random", "halving"] = "grid"
+    # Points to run, the baseline among them, picked by a hash seeded with `datagen.seed`:
+    # required by `random`; for `halving`, the first rung's points (unset: the whole grid).
+    sample: int | None = Field(default=None, ge=1, validate_default=True)
+    # `halving` only: run-seconds (the recorded runs' total seconds) the ladder may spend;
+    # unset: no budget, the ladder climbs to the largest scale.
+    budget_s: float | None = Field(default=None, gt=0)
 
     @field_validator("scales")
     @classmethod
@@ -80,6 +94,37 @@ class SweepConfig(StrictModel):
             if len(set(values)) != len(values):
                 raise ValueError(f"setting '{key}' repeats a value")
         return grid
+
+    @field_validator("sample")
+    @classmethod
+    def _sample_fits_the_grid(cls, sample: int | None, info: ValidationInfo) -> int | None:
+        strategy, grid = info.data.get("strategy"), info.data.get("grid")
+        if sample is None:
+            if strategy == "random":
+                raise ValueError("strategy 'random' needs a sample size (sweep.sample, --sample N)")
+            return sample
+        if strategy == "grid":
+            raise ValueError("a sample is for strategy 'random' or 'halving', not 'grid'")
+        if grid:
+            points = math.prod(len(values) for values in grid.values())
+            if sample > points:
+                raise ValueError(f"{sample} is more than the grid's {points} points")
+        return sample
+
+    @field_validator("budget_s")
+    @classmethod
+    def _budget_is_for_halving(cls, budget_s: float | None, info: ValidationInfo) -> float | None:
+        if budget_s is not None and info.data.get("strategy") != "halving":
+            raise ValueError("a budget is for strategy 'halving'")
+        return budget_s
+
+    @field_validator("strategy")
+    @classmethod
+    def _halving_needs_a_ladder(cls, strategy: str, info: ValidationInfo) -> str:
+        scales = info.data.get("scales")
+        if strategy == "halving" and scales is not None and len(scales) < 2:
+            raise ValueError("strategy 'halving' needs two or more scales, the rungs of its ladder")
+        return strategy
 
     @model_validator(mode="after")
     def _baseline_on_the_grid(self) -> SweepConfig:

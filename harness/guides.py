@@ -10,27 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.costs import PriceFile, load_prices, monthly, run_cost
 from harness.report import (
     assumptions_text,
     cost_from,
     cost_table,
+    deployment_cost_table,
     fmt_bytes,
     fmt_ratio,
     fmt_usd,
     load_line,
+    markdown_table,
     order_text,
     plot_cost,
     plot_seconds,
     plot_stages,
     plot_throughput,
+    prices_text,
     provenance_lines,
     resources_table,
     results_table,
     stages_table,
     start_text,
+    throughput_text,
 )
 from harness.results import CostAssumptions, PointStats, Sweep, load_sweeps, point_stats
-from harness.sweep import short_key
+from harness.stats import FASTER, format_estimate
+from lakelab.records import short_key
 
 PERFORMANCE_GUIDE = "performance-tuning.md"
 COST_GUIDE = "cost-optimization.md"
@@ -86,18 +92,6 @@ SETTING_NOTES = {
 }
 
 
-def _pct(ratio: float | None) -> str:
-    if ratio is None:
-        return "n/a"
-    change = (ratio - 1.0) * 100
-    return f"{abs(change):.0f}% {'slower' if change > 0 else 'faster'}"
-
-
-def overlaps(a: PointStats, b: PointStats) -> bool:
-    """True when the min–max ranges of two points' repeats overlap (the difference is noise-sized)."""
-    return a.min_seconds <= b.max_seconds and b.min_seconds <= a.max_seconds
-
-
 def performance_findings(stats: Sequence[PointStats]) -> list[str]:
     """What the figures say, as sentences (pure; one list per sweep, largest scale)."""
     scale = max(s.scale for s in stats)
@@ -114,16 +108,17 @@ def performance_findings(stats: Sequence[PointStats]) -> list[str]:
             f"(median {baseline.median_seconds:.2f} s)."
         )
     else:
+        estimate = fastest.estimate
         verdict = (
-            "its repeats' range overlaps the baseline's, so on this shared machine the difference "
-            "is within run-to-run noise"
-            if overlaps(fastest, baseline)
-            else "the repeats' ranges do not overlap, so the difference is larger than the noise seen"
+            f"established: {format_estimate(estimate)}"
+            if estimate is not None and estimate.verdict == FASTER
+            else (format_estimate(estimate) if estimate is not None else "not established")
+            + ": do not act on this difference before more repeats"
         )
         lines.append(
-            f"At {scale:,} records `{fastest.point}` was the fastest point: median "
+            f"At {scale:,} records `{fastest.point}` had the lowest median: "
             f"{fastest.median_seconds:.2f} s against {baseline.median_seconds:.2f} s for the baseline "
-            f"`{baseline.point}` ({_pct(fastest.ratio_to_baseline)}); {verdict}."
+            f"`{baseline.point}`; {verdict}."
         )
     if slowest is not fastest:
         lines.append(
@@ -207,13 +202,24 @@ def cost_findings(stats: Sequence[PointStats], cost: CostAssumptions) -> list[st
     baseline = next((s for s in points if s.is_baseline), points[0])
     cheapest = min(points, key=lambda s: s.usd_per_million_records(cost))
     dearest = max(points, key=lambda s: s.usd_per_million_records(cost))
-    lines = [
-        f"At {scale:,} records the cheapest point was `{cheapest.point}`: "
-        f"{fmt_usd(cheapest.usd_per_million_records(cost))} per million records "
-        f"({cheapest.core_seconds:.1f} core-seconds per run), against "
-        f"{fmt_usd(baseline.usd_per_million_records(cost))} for the baseline `{baseline.point}` and "
-        f"{fmt_usd(dearest.usd_per_million_records(cost))} for `{dearest.point}`.",
-    ]
+    per_million = f"{fmt_usd(cheapest.usd_per_million_records(cost))} per million records"
+    held = f"({cheapest.core_seconds:.1f} core-seconds per run)"
+    dearest_text = f"{fmt_usd(dearest.usd_per_million_records(cost))} for `{dearest.point}`"
+    if cheapest is baseline:
+        first = (
+            f"At {scale:,} records the baseline `{baseline.point}` was the cheapest point: "
+            f"{per_million} {held}, against {dearest_text}."
+        )
+    else:
+        estimate = cheapest.estimate
+        first = (
+            f"At {scale:,} records the cheapest point was `{cheapest.point}`: {per_million} {held}, "
+            f"against {fmt_usd(baseline.usd_per_million_records(cost))} for the baseline "
+            f"`{baseline.point}` and {dearest_text}; its time against the baseline's: "
+            + (format_estimate(estimate) if estimate is not None else "no interval")
+            + "."
+        )
+    lines = [first]
     compute = cheapest.core_seconds / 3600 * cost.usd_per_core_hour
     storage = cheapest.median_output_bytes / 1e9 * cost.usd_per_gb_month
     total = compute + storage
@@ -270,7 +276,7 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
         "",
         f"![seconds per layer](img/{stages_png.name})",
         "",
-        f"![records per second against scale](img/{throughput_png.name})",
+        throughput_text(throughput_png, docs),
         "",
         resources_table(stats),
         "",
@@ -278,7 +284,7 @@ def _performance_section(number: int, sweep: Sweep, cost: CostAssumptions, docs:
     return "\n".join(parts)
 
 
-def _cost_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path) -> str:
+def _cost_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path, prices: PriceFile) -> str:
     stats = point_stats(sweep, cost)
     payload = sweep.summary["payload"]
     cost_png = plot_cost(stats, cost, docs / "img" / f"cost-{number}-per-million.png")
@@ -295,8 +301,56 @@ def _cost_section(number: int, sweep: Sweep, cost: CostAssumptions, docs: Path) 
         "",
         f"![cost per million records](img/{cost_png.name})",
         "",
+        "The same median runs on AWS's Spark services (prices below):",
+        "",
+        deployment_cost_table(stats, sweep, prices),
+        "",
     ]
     return "\n".join(parts)
+
+
+DAILY_RECORDS = 100_000_000
+
+
+def monthly_section(sweep: Sweep, cost: CostAssumptions, prices: PriceFile) -> str:
+    """A month's bill by component for `DAILY_RECORDS` a day, from the last sweep's fastest point at
+    its largest scale."""
+    stats = point_stats(sweep, cost)
+    scale = max(s.scale for s in stats)
+    ok = [s for s in stats if s.scale == scale and s.failed < s.runs and s.cores >= 1]
+    if not ok:
+        return ""
+    baseline = min(ok, key=lambda s: s.median_seconds)
+    run = run_cost(
+        prices, baseline.median_seconds, baseline.cores, baseline.median_output_bytes,
+        baseline.median_output_files, scale, 0,
+    )  # fmt: skip
+    runs_per_day = DAILY_RECORDS / scale
+    month = monthly(run, runs_per_day)
+    rows = [
+        ["EMR on EC2 (compute)", fmt_usd(month["emr_ec2"])],
+        ["EMR Serverless (compute)", fmt_usd(month["emr_serverless"])],
+        ["Glue (compute)", fmt_usd(month["glue"])],
+        ["S3 storage (a month of output kept)", fmt_usd(month["storage"])],
+        ["S3 PUT requests", fmt_usd(month["put_requests"])],
+        ["S3 GET requests", "not measured"],
+    ]
+    return "\n".join(
+        [
+            "## A month at 100M records a day",
+            "",
+            f"Sweep `{sweep.sweep_id}`'s fastest point `{baseline.point}` at {scale:,} records "
+            f"({baseline.median_seconds:.1f} s on {baseline.cores} cores, median), run "
+            f"{runs_per_day:,.0f} times a day for 30 days: {DAILY_RECORDS:,} records a day as batches of the "
+            "measured size. Pick one compute line, then add S3. Larger batches pay the fixed costs "
+            "fewer times, so this is an upper bound until a sweep measures the pipeline at 100M.",
+            "",
+            markdown_table(["component", "USD per month"], rows),
+            "",
+            prices_text(prices),
+            "",
+        ]
+    )
 
 
 PERFORMANCE_INTRO = """\
@@ -315,8 +369,10 @@ on Delta Lake) faster, with figures measured by the harness rather than folklore
   warehouse from the same landing, and writes one versioned record per run.
 - **Interleave repeats.** Runs go round-robin (every point once, then every point again), so a
   noisy neighbour on a shared machine slows all points alike instead of one.
-- **Read medians, trust ranges.** Reports show the median and the min–max of the repeats; when
-  two points' ranges overlap, the difference is not established. Repeat more before acting.
+- **Read medians, trust intervals.** Reports show the median and the min–max of the repeats, and
+  each point's time against the baseline's with a 95% bootstrap interval (`harness/stats.py`):
+  a difference is established only when that interval excludes 1, and never from fewer than 3
+  repeats a side. Otherwise repeat more before acting.
 - **Look where the time goes.** The per-layer breakdown and the task metrics (executor CPU, GC,
   shuffle, spill) say whether a run is bound by CPU, shuffle, memory or fixed per-commit costs.
 - **Check at the scale you run.** Small data sets are dominated by fixed costs (job scheduling,
@@ -383,6 +439,14 @@ under stated prices, and which settings move it.
   GB-month; small files also cost in requests and in every later read, which this estimate does
   not price.
 - {assumptions}
+- **On AWS**: each sweep below also prices its median runs on EMR on EC2, EMR Serverless and
+  Glue, plus S3 storage and PUT requests, from the dated list prices in `harness/prices.toml`
+  (source, date, region and confidence of each; `harness/costs.py` applies each service's
+  billing rules). The last section is a month's bill by component at 100M records a day.
+- **Not measured yet**, so not priced here: S3 GET requests (reads), compression codecs
+  against each other, and the storage effect of an OPTIMIZE/VACUUM schedule over weeks (the
+  maintain benchmark in `docs/pipeline.md` times VACUUM, not a schedule). There is no
+  budget alert yet: no cost figure is exported to Prometheus.
 
 ## Levers, in the order they usually pay
 
@@ -423,21 +487,38 @@ def render_guides(
     usd_per_gb_month: float | None = None,
 ) -> list[Path]:
     """Write both guides and their plots from every sweep in `results_dir`; return the guides."""
-    sweeps = load_sweeps(results_dir)
+    every_sweep = load_sweeps(results_dir)
+    # The guides are about the pipeline: a smoke workload's sweep (a small Spark job reading
+    # kilobytes) is not evidence for tuning it, whatever its ratios say.
+    sweeps = [s for s in every_sweep if s.summary["payload"]["workload"] == "pipeline"] or every_sweep
+    left_out = [s for s in every_sweep if s not in sweeps]
     docs = Path(docs_dir)
     docs.mkdir(parents=True, exist_ok=True)
     costs = [cost_from(sweep, usd_per_core_hour, usd_per_gb_month) for sweep in sweeps]
     performance = [PERFORMANCE_INTRO.format(rebuild=REBUILD)]
     cost_parts = [COST_INTRO.format(rebuild=REBUILD, assumptions=assumptions_text(costs[-1]))]
-    coverage = workload_note(sweeps)
+    coverage = workload_note(sweeps) + "".join(
+        f"\nSweep `{s.sweep_id}` (the `{s.summary['payload']['workload']}` smoke workload) is in the "
+        "records but not used here: it measures a small Spark job, not the pipeline.\n"
+        for s in left_out
+    )
     performance.append(coverage)
     cost_parts.append(coverage)
+    prices = load_prices()
     for number, (sweep, cost) in enumerate(zip(sweeps, costs, strict=True), start=1):
         performance.append(_performance_section(number, sweep, cost, docs))
-        cost_parts.append(_cost_section(number, sweep, cost, docs))
+        cost_parts.append(_cost_section(number, sweep, cost, docs, prices))
+    cost_parts.append(monthly_section(sweeps[-1], costs[-1], prices))
     written = []
     for name, parts in ((PERFORMANCE_GUIDE, performance), (COST_GUIDE, cost_parts)):
         path = docs / name
-        path.write_text("\n".join(parts).rstrip("\n") + "\n", encoding="utf-8")
+        text = "\n".join(parts).rstrip("\n") + "\n"
+        path.write_text(text, encoding="utf-8")
         written.append(path)
+    # The guides' own plots that no guide links any more (a sweep left out, a plot not drawn).
+    linked = {p.read_text(encoding="utf-8") for p in written}
+    for image in sorted((docs / "img").glob("*.png")):
+        owned = image.name.startswith(("tuning-", "cost-"))
+        if owned and not any(f"(img/{image.name})" in text for text in linked):
+            image.unlink()
     return written

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,6 +261,24 @@ def footprint_from_files(files: Iterable[tuple[str, int]]) -> dict[str, dict[str
             entry["files"] += 1
             entry["bytes"] += size
     return dict(sorted(tables.items()))
+
+
+def written_since(
+    before: Mapping[str, Mapping[str, int]], after: Mapping[str, Mapping[str, int]]
+) -> dict[str, int]:
+    """What a run wrote: the growth of every table from `before` to `after`; pure.
+
+    A run of later layers starts from a copy of the tables before them, and appends to the
+    copied `_ops` tables: charging it the whole warehouse would bill it for what it did not
+    write. Data files a run replaced (an overwrite) still count as written by it: they are
+    on storage until VACUUM removes them.
+    """
+    files = bytes_ = 0
+    for name, now in after.items():
+        was = before.get(name, {})
+        files += max(0, now["files"] - was.get("files", 0))
+        bytes_ += max(0, now["bytes"] + now["log_bytes"] - was.get("bytes", 0) - was.get("log_bytes", 0))
+    return {"files": files, "bytes": bytes_}
 
 
 def _local_files(root: Path) -> Iterator[tuple[str, int]]:

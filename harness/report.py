@@ -6,13 +6,17 @@ Nothing here reads the warehouse or asks Spark: every figure comes from `sweep_r
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.costs import PriceFile, load_prices, run_cost
 from harness.results import CostAssumptions, PointStats, Sweep, point_stats
-from harness.sweep import short_key
+from harness.search import STOP_BUDGET, count_text
+from harness.stats import format_estimate
+from lakelab.records import short_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,6 +29,8 @@ LAYER_COLORS = {
 }
 BASELINE_COLOR = "#4c72b0"
 OTHER_COLOR = "#8fb3de"
+PROMOTED_COLOR = "#dd8452"
+DROPPED_COLOR = "#9a9a9a"
 
 
 def fmt_seconds(value: float) -> str:
@@ -50,14 +56,7 @@ def fmt_usd(value: float) -> str:
     return f"${value:.6f}" if value < 0.01 else f"${value:.4f}"
 
 
-def _count(value: int) -> str:
-    for suffix, size in (("M", 1_000_000), ("k", 1_000)):
-        if value >= size and value % (size // 10) == 0:
-            return f"{value / size:g}{suffix}"
-    return f"{value:,}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -153,34 +152,50 @@ def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
     return _save(figure, path)
 
 
-def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path:
-    """Median records/s against scale, one line per point."""
+def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path | None:
+    """Median records/s against scale, one line per point, log-log, min–max of the repeats as bars.
+
+    None with fewer than two scales: one scale has no trend to draw, and a line between two
+    points a decade apart is only honest on log axes.
+    """
+    scales = sorted({s.scale for s in stats})
+    if len(scales) < 2:
+        return None
     figure = _figure()
     ax = figure.subplots()
     points = list(dict.fromkeys(s.point for s in stats))
     for index, point in enumerate(points):
-        series = sorted((s for s in stats if s.point == point), key=lambda s: s.scale)
-        ax.plot(
+        series = sorted(
+            (s for s in stats if s.point == point and s.median_seconds > 0), key=lambda s: s.scale
+        )
+        if not series:
+            continue
+        medians = [s.median_records_per_second for s in series]
+        # The slowest and fastest repeat bound the throughput: records / max s .. records / min s.
+        low = [m - s.scale / s.max_seconds for m, s in zip(medians, series, strict=True)]
+        high = [s.scale / s.min_seconds - m for m, s in zip(medians, series, strict=True)]
+        ax.errorbar(
             [s.scale for s in series],
-            [s.median_records_per_second for s in series],
+            medians,
+            yerr=[[max(0.0, v) for v in low], [max(0.0, v) for v in high]],
             marker="o",
+            capsize=3,
             label=point,
             color=f"C{index}",
             linewidth=2.5 if series[0].is_baseline else 1.5,
         )
-    scales = sorted({s.scale for s in stats})
     ax.set_xscale("log")
-    ax.set_xticks(scales, [_count(scale) for scale in scales])
+    ax.set_yscale("log")
+    ax.set_xticks(scales, [count_text(scale) for scale in scales])
     ax.minorticks_off()
     ax.set_xlabel("records in the data set (log scale)")
     from matplotlib.ticker import FuncFormatter
 
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
-    ax.set_ylabel("records per second (median)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylabel("records per second (median; bars: min–max of repeats; log scale)")
     ax.set_title("Throughput against scale", fontsize=10)
     ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
     return _save(figure, path)
 
 
@@ -212,6 +227,166 @@ def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) ->
     )
     ax.grid(axis="y", alpha=0.3)
     return _save(figure, path)
+
+
+def plot_ladder(ladder: dict[str, Any], path: Path) -> Path:
+    """Each point's median seconds per rung of a halving ladder (log y), promoted ones marked."""
+    rungs = ladder["rungs"]
+    figure = _figure(max(6.0, 2.2 * len(rungs) + 2.5), 4.8)
+    ax = figure.subplots()
+    series: dict[str, list[tuple[int, float]]] = {}
+    baseline = ""
+    for x, rung in enumerate(rungs):
+        for entry in rung["points"]:
+            if entry["is_baseline"]:
+                baseline = entry["point"]
+            if entry["median_seconds"] is not None:
+                series.setdefault(entry["point"], []).append((x, float(entry["median_seconds"])))
+    for point, values in series.items():
+        is_baseline = point == baseline
+        ax.plot(
+            [x for x, _ in values],
+            [y for _, y in values],
+            color=BASELINE_COLOR if is_baseline else DROPPED_COLOR,
+            linewidth=2.0 if is_baseline else 0.8,
+            marker="s" if is_baseline else None,
+            markersize=5,
+            alpha=1.0 if is_baseline else 0.6,
+            zorder=2 if is_baseline else 1,
+            label="baseline" if is_baseline else None,
+        )
+    for x, rung in enumerate(rungs):
+        timed = [entry for entry in rung["points"] if entry["median_seconds"] is not None]
+        promoted = [float(entry["median_seconds"]) for entry in timed if entry["promoted"]]
+        others = [float(entry["median_seconds"]) for entry in timed if not entry["promoted"]]
+        ax.scatter(
+            [x] * len(others),
+            others,
+            marker="o",
+            facecolors="none",
+            edgecolors=DROPPED_COLOR,
+            s=30,
+            zorder=3,
+            label="not promoted" if x == 0 else None,
+        )
+        if promoted:
+            ax.scatter(
+                [x] * len(promoted),
+                promoted,
+                marker="*",
+                color=PROMOTED_COLOR,
+                edgecolors="#333333",
+                s=140,
+                zorder=4,
+                label="promoted to the next rung" if x == 0 else None,
+            )
+    best = ladder.get("best") or {}
+    if best.get("median_seconds") is not None:
+        ax.annotate(
+            _wrap(f"fastest: {best['point']}"),
+            (len(rungs) - 1, float(best["median_seconds"])),
+            textcoords="offset points",
+            xytext=(10, 0),
+            fontsize=8,
+            va="center",
+        )
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax.tick_params(axis="y", which="both", labelsize=8)
+    ax.set_xticks(
+        range(len(rungs)),
+        [
+            f"rung {rung['rung']}: {count_text(int(rung['scale']))} records\n"
+            f"{len(rung['points'])} point(s), {rung['promoted']} promoted"
+            for rung in rungs
+        ],
+        fontsize=8,
+    )
+    ax.set_xlim(-0.5, len(rungs) - 0.1)
+    ax.set_ylabel("median wall seconds per run (log scale)")
+    ax.set_title("\n".join(textwrap.wrap(f"Successive halving: {ladder['stop']['message']}", 80)), fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(axis="y", alpha=0.3, which="both")
+    return _save(figure, path)
+
+
+def ladder_text(ladder: dict[str, Any], image: Path, relative_to: Path) -> str:
+    """The Ladder section: how points were promoted, a table per rung, why it stopped, the plot."""
+    rungs = ladder["rungs"]
+    budget = ladder.get("budget_s")
+    planned = ", ".join(count_text(int(scale)) for scale in ladder["scales"])
+    lines = [
+        "## Ladder",
+        "",
+        f"Successive halving over the scales {planned}: at each rung the best third of the points "
+        "by median total seconds (at least one; ties go to the earlier grid point; a point without "
+        "an ok run never) went on to the next scale, and the baseline was kept in every rung for "
+        "the ratios. "
+        + (
+            f"Budget {budget:g} run-seconds (the recorded runs' seconds; warm-up, landings and "
+            "upstream builds not counted): a rung runs only when its estimate, the promoted points' "
+            "seconds in the rung before times the ratio of the scales, fits in what is left. "
+            if budget is not None
+            else "No budget: the ladder climbs until the top scale or until no point finishes. "
+        )
+        + f"{ladder['spent_s']:.1f} run-seconds spent.",
+        "",
+        f"**Stopped:** {ladder['stop']['message']}.",
+    ]
+    for index, rung in enumerate(rungs):
+        entries = sorted(rung["points"], key=lambda entry: int(entry["rank"]))
+        rows = [
+            [
+                str(entry["rank"]),
+                f"`{entry['point']}`" + (" (baseline)" if entry["is_baseline"] else ""),
+                f"{entry['ok_runs']}/{entry['runs']}",
+                "n/a (no ok run)"
+                if entry["median_seconds"] is None
+                else fmt_seconds(entry["median_seconds"]),
+                fmt_seconds(float(entry["run_seconds"])),
+                f"yes: {entry['reason']}" if entry["promoted"] else entry.get("reason") or "no",
+            ]
+            for entry in entries
+        ]
+        estimate = rung.get("estimate_next_s")
+        stopped_here = index == len(rungs) - 1 and ladder["stop"]["reason"] == STOP_BUDGET
+        lines += [
+            "",
+            f"### Rung {rung['rung']}: {int(rung['scale']):,} records",
+            "",
+            markdown_table(["rank", "point", "ok runs", "median s", "run-seconds", "promoted"], rows),
+            "",
+            f"{float(rung['run_seconds']):.1f} run-seconds in this rung, {float(rung['spent_s']):.1f} "
+            "in the ladder so far"
+            + (
+                f"; the next rung was estimated at {float(estimate):.1f} s"
+                + (" (over what was left, so it did not run)" if stopped_here else "")
+                if estimate is not None
+                else ""
+            )
+            + ".",
+        ]
+    lines += ["", f"![median seconds per rung]({image.relative_to(relative_to).as_posix()})"]
+    return "\n".join(lines)
+
+
+def strategy_line(sweep: Sweep) -> str:
+    """How the sweep chose its points, for `What ran` (empty for a whole-grid sweep)."""
+    payload = sweep.summary["payload"]
+    strategy = payload.get("strategy", "grid")
+    grid_points = math.prod(len(values) for values in payload["grid"].values())
+    points = len(payload["points"])
+    seed = sweep.summary["seed"]
+    sampled = f"{points} of the {grid_points} grid points (the baseline among them), seeded with {seed}"
+    if strategy == "random":
+        return f"- strategy: random sample, {sampled}"
+    if strategy == "halving":
+        first = sampled if points < grid_points else f"all {grid_points} grid points"
+        return f"- strategy: successive halving, the first rung over {first}; see Ladder"
+    return ""
 
 
 def provenance_lines(sweep: Sweep) -> list[str]:
@@ -248,6 +423,8 @@ def start_text(payload: dict[str, Any]) -> str:
 
 def order_text(payload: dict[str, Any]) -> str:
     """How the runs were ordered, read off the summary's recorded order."""
+    if payload.get("strategy") == "halving":
+        return "rung by rung (one scale each), interleaved within a rung (each point once, then again, ...)"
     order = payload["order"]
     first_round = [entry for entry in order if entry["repeat"] == 0]
     if not first_round:
@@ -297,12 +474,23 @@ def results_table(stats: Sequence[PointStats]) -> str:
             fmt_seconds(s.min_seconds),
             fmt_seconds(s.max_seconds),
             fmt_ratio(s.ratio_to_baseline),
+            "" if s.is_baseline else format_estimate(s.estimate) if s.estimate else "n/a (no ok run)",
             f"{s.median_records_per_second:,.0f}",
         ]
         for s in stats
     ]
-    header = ["records", "point", "ok runs", "median s", "min s", "max s", "vs baseline", "records/s"]
-    return _table(header, rows)
+    header = [
+        "records",
+        "point",
+        "ok runs",
+        "median s",
+        "min s",
+        "max s",
+        "vs baseline",
+        "established? (95% bootstrap CI of the ratio)",
+        "records/s",
+    ]
+    return markdown_table(header, rows)
 
 
 def stages_table(stats: Sequence[PointStats]) -> str:
@@ -316,7 +504,7 @@ def stages_table(stats: Sequence[PointStats]) -> str:
         + [fmt_seconds(max(s.median_seconds - sum(s.stage_median_seconds.values()), 0.0))]
         for s in stats
     ]
-    return _table(["records", "point", *layers, "outside stages"], rows)
+    return markdown_table(["records", "point", *layers, "outside stages"], rows)
 
 
 def resources_table(stats: Sequence[PointStats]) -> str:
@@ -346,7 +534,7 @@ def resources_table(stats: Sequence[PointStats]) -> str:
         "output on disk",
         "data files",
     ]
-    return _table(header, rows)
+    return markdown_table(header, rows)
 
 
 def cost_table(stats: Sequence[PointStats], cost: CostAssumptions) -> str:
@@ -362,8 +550,76 @@ def cost_table(stats: Sequence[PointStats], cost: CostAssumptions) -> str:
         ]
         for s in stats
     ]
-    return _table(
+    return markdown_table(
         ["records", "point", "cores", "core-seconds", "USD per run", "USD per million records"], rows
+    )
+
+
+def landing_bytes(sweep: Sweep) -> dict[int, int]:
+    """Bytes of each scale's landing, as the sweep recorded it (0 when it did not)."""
+    return {
+        int(landing["scale"]): int((landing.get("detail") or {}).get("bytes") or 0)
+        for landing in sweep.summary["payload"].get("landings", [])
+    }
+
+
+def deployment_cost_table(stats: Sequence[PointStats], sweep: Sweep, prices: PriceFile) -> str:
+    """Each point's median run priced on EMR on EC2, EMR Serverless and Glue, plus S3."""
+    read = landing_bytes(sweep)
+    rows = []
+    for s in stats:
+        if s.failed == s.runs or s.cores < 1:
+            continue
+        cost = run_cost(
+            prices, s.median_seconds, s.cores, s.median_output_bytes, s.median_output_files, s.scale,
+            read.get(s.scale, 0),
+        )  # fmt: skip
+        cheapest = min(cost.emr_ec2, cost.emr_serverless, cost.glue)
+        per_tb = cost.per_tb_read(cheapest)
+        rows.append(
+            [
+                f"{s.scale:,}",
+                f"`{s.point}`",
+                fmt_usd(cost.emr_ec2),
+                fmt_usd(cost.emr_serverless),
+                fmt_usd(cost.glue),
+                fmt_usd(cost.storage_month),
+                fmt_usd(cost.put_requests),
+                fmt_usd(cost.per_million_records(cheapest)),
+                "n/a (landing size not recorded)" if math.isnan(per_tb) else fmt_usd(per_tb),
+            ]
+        )
+    header = [
+        "records",
+        "point",
+        "EMR on EC2",
+        "EMR Serverless",
+        "Glue",
+        "S3, a month of output",
+        "S3 PUTs",
+        "cheapest compute per million records",
+        "cheapest compute per TB read",
+    ]
+    return markdown_table(header, rows)
+
+
+def prices_text(prices: PriceFile) -> str:
+    """Where the deployment prices come from: a table of them, and how they are applied."""
+    rows = [
+        [price.unit, f"${price.usd:g}", price.source, price.checked, price.confidence]
+        for price in prices.prices.values()
+    ]
+    return "\n".join(
+        [
+            f"Prices (`harness/prices.toml`, {prices.region}, checked {prices.checked}):",
+            "",
+            markdown_table(["price", "USD", "source", "checked", "confidence"], rows),
+            "",
+            "Billed per second with a one-minute minimum; EMR on EC2 bills whole m5.xlarge "
+            "instances, Glue at least 2 DPUs, EMR Serverless 4 GB per vCPU. S3 GET requests "
+            "(reads) are not measured, so not priced. The same core-seconds priced on each "
+            "service: an estimate to compare settings, not a quote (`harness/costs.py`).",
+        ]
     )
 
 
@@ -392,19 +648,29 @@ def failures_section(sweep: Sweep) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def throughput_text(image: Path | None, relative_to: Path) -> str:
+    """The throughput plot's Markdown, or why there is none (a single scale)."""
+    if image is None:
+        return "One scale only: throughput against scale needs two or more (`--scales 1M,10M`)."
+    return f"![records per second against scale]({image.relative_to(relative_to).as_posix()})"
+
+
 def render_report(
     sweep: Sweep, out_dir: str | Path, cost: CostAssumptions, results_dir: str | Path | None = None
 ) -> Path:
     """Write `<out_dir>/report.md` and its PNGs under `<out_dir>/img/`; return the Markdown path."""
     out = Path(out_dir)
     stats = point_stats(sweep, cost)
+    prices = load_prices()
     payload: dict[str, Any] = sweep.summary["payload"]
+    throughput = plot_throughput(stats, out / "img" / "throughput-vs-scale.png")
     images = {
         "seconds": plot_seconds(stats, out / "img" / "seconds-by-point.png"),
         "stages": plot_stages(stats, out / "img" / "stages-by-point.png"),
-        "throughput": plot_throughput(stats, out / "img" / "throughput-vs-scale.png"),
         "cost": plot_cost(stats, cost, out / "img" / "cost-per-million-records.png"),
     }
+    ladder = payload.get("ladder")
+    ladder_image = plot_ladder(ladder, out / "img" / "ladder.png") if ladder else None
     grid = "; ".join(f"`{key}` ∈ {{{', '.join(payload['grid'][key])}}}" for key in payload["axes"])
     rebuild = f"lakelab report --results {results_dir} --sweep {sweep.sweep_id}" if results_dir else ""
     parts = [
@@ -415,6 +681,7 @@ def render_report(
         "## What ran",
         "",
         f"- grid: {grid}; baseline `{payload['baseline']['point']}`",
+        *[line for line in [strategy_line(sweep)] if line],
         f"- scales: {', '.join(f'{s:,}' for s in payload['scales'])} records; {payload['repeats']} repeat(s) "
         f"per point, {order_text(payload)}; "
         f"{payload['warmup']} warm-up run(s) not recorded",
@@ -423,6 +690,7 @@ def render_report(
         f"- {len(sweep.runs)} runs, {payload['failed_runs']} failed, {payload['seconds']:.0f} s in all",
         *[line for line in [load_line(stats, sweep.summary["provenance"]["machine"]["cpu_count"])] if line],
         "",
+        *([ladder_text(ladder, ladder_image, out), ""] if ladder and ladder_image else []),
         "## Wall time",
         "",
         results_table(stats),
@@ -437,7 +705,7 @@ def render_report(
         "",
         "## Throughput against scale",
         "",
-        f"![records per second against scale]({images['throughput'].relative_to(out).as_posix()})",
+        throughput_text(throughput, out),
         "",
         "## Resources (medians)",
         "",
@@ -451,6 +719,12 @@ def render_report(
         cost_table(stats, cost),
         "",
         assumptions_text(cost),
+        "",
+        "### On AWS's Spark services (median run)",
+        "",
+        deployment_cost_table(stats, sweep, prices),
+        "",
+        prices_text(prices),
         "",
         f"![cost per million records]({images['cost'].relative_to(out).as_posix()})",
         "",

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.stats import RatioEstimate, ratio_of_medians
 from harness.sweep import HARNESS_SCHEMA, RUN_KIND, SUMMARY_KIND
 from lakelab.errors import UserError
 from lakelab.records import read_records
@@ -120,6 +121,10 @@ class PointStats:
     # The machine's 1-minute load average over the runs (mean of before and after, median).
     median_load_average: float | None = None
     ratio_to_baseline: float | None = None
+    # The ok runs' seconds, and the point against its scale's baseline with a 95% interval
+    # (None for the baseline itself): a difference is stated only when that interval excludes 1.
+    seconds: tuple[float, ...] = ()
+    estimate: RatioEstimate | None = None
 
     @property
     def core_seconds(self) -> float:
@@ -148,14 +153,22 @@ def _median_load(runs: Sequence[Mapping[str, Any]]) -> float | None:
     return _median(loads) if loads else None
 
 
+def ran_points(payload: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """(scale, point label) of every point a sweep ran at each scale, in grid order: all points
+    at all scales, or for a halving ladder each rung's points at its scale."""
+    ladder = payload.get("ladder")
+    if ladder:
+        return [
+            (int(rung["scale"]), str(entry["point"])) for rung in ladder["rungs"] for entry in rung["points"]
+        ]
+    return [(int(scale), str(point["point"])) for scale in payload["scales"] for point in payload["points"]]
+
+
 def point_stats(sweep: Sweep, cost: CostAssumptions) -> list[PointStats]:
     """Median, min and max over repeats per (scale, point), in grid order, with baseline ratios."""
     payload = sweep.summary["payload"]
     baseline = payload["baseline"]["point"]
-    groups: dict[tuple[int, str], list[Mapping[str, Any]]] = {}
-    for scale in payload["scales"]:
-        for point in payload["points"]:
-            groups[(int(scale), point["point"])] = []
+    groups: dict[tuple[int, str], list[Mapping[str, Any]]] = {key: [] for key in ran_points(payload)}
     for run in sweep.runs:
         run_payload = run["payload"]
         groups[(int(run_payload["scale"]), run_payload["point"])].append(run_payload)
@@ -202,18 +215,22 @@ def point_stats(sweep: Sweep, cost: CostAssumptions) -> list[PointStats]:
                 median_output_files=_median([float(r["output_files"]) for r in ok]),
                 cores=cores,
                 median_load_average=_median_load(ok),
+                seconds=tuple(seconds),
             )
         )
-    by_scale_baseline = {s.scale: s.median_seconds for s in stats if s.is_baseline}
+    baselines = {s.scale: s for s in stats if s.is_baseline}
     result = []
     for s in stats:
-        base = by_scale_baseline.get(s.scale, 0.0)
-        ratio = s.median_seconds / base if base > 0 and s.failed < s.runs else None
-        result.append(_with_ratio(s, ratio))
+        base = baselines.get(s.scale)
+        ratio = (
+            s.median_seconds / base.median_seconds
+            if base is not None and base.median_seconds > 0 and s.failed < s.runs
+            else None
+        )
+        estimate = (
+            ratio_of_medians(s.seconds, base.seconds)
+            if base is not None and not s.is_baseline and s.seconds and base.seconds
+            else None
+        )
+        result.append(replace(s, ratio_to_baseline=ratio, estimate=estimate))
     return result
-
-
-def _with_ratio(stats: PointStats, ratio: float | None) -> PointStats:
-    from dataclasses import replace
-
-    return replace(stats, ratio_to_baseline=ratio)

@@ -56,6 +56,16 @@ class WorkloadResult:
     reconciled: bool | None = None
     run_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # Wall seconds per layer (stages of a layer overlap when it builds tables in parallel);
+    # empty for a workload without layers, whose stages run one after another.
+    layer_seconds: dict[str, float] = field(default_factory=dict)
+
+    def seconds_by_layer(self) -> dict[str, float]:
+        """Each layer's wall seconds, or its stages' sum where the workload did not time it."""
+        totals: dict[str, float] = {}
+        for stage in self.stages:
+            totals[stage.layer] = totals.get(stage.layer, 0.0) + stage.seconds
+        return {layer: round(self.layer_seconds.get(layer, s), 4) for layer, s in totals.items()}
 
 
 @dataclass(frozen=True)
@@ -139,7 +149,12 @@ class PipelineWorkload:
             StageTiming(s.layer, s.table, s.rows_in, s.rows_out, s.rows_quarantined, s.seconds)
             for s in result.stages
         ]
-        return WorkloadResult(stages=stages, reconciled=result.reconciled, run_id=result.run_id)
+        return WorkloadResult(
+            stages=stages,
+            reconciled=result.reconciled,
+            run_id=result.run_id,
+            layer_seconds=dict(result.layer_seconds),
+        )
 
 
 class SparkAggregationWorkload:

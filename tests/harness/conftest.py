@@ -102,31 +102,36 @@ def make_sweep() -> SweepBuilder:
         sweep_id: str = "sweep-test",
         failed: Sequence[str] = (),
         cost: Mapping[str, float] | None = None,
+        scales: Sequence[int] = (),
     ) -> str:
+        """`scales` (several) runs every point at each, its seconds times scale / first scale."""
         labels = list(points)
         axes = list(next(iter(points.values()))[0])
         repeats = max(len(seconds) for _settings, seconds in points.values())
         ids = []
         index = 0
-        for repeat in range(repeats):
-            for label in labels:
-                settings, seconds = points[label]
-                if repeat >= len(seconds):
-                    continue
-                status = "failed" if label in failed and repeat == 0 else "ok"
-                payload = run_payload(
-                    sweep_id, index, scale, label, settings, repeat, seconds[repeat],
-                    baseline=label == labels[0], status=status,
-                )  # fmt: skip
-                record = new_record(RUN_KIND, payload, seed=42)
-                write_record(record, results)
-                ids.append(record["record_id"])
-                index += 1
+        every_scale = list(scales) or [scale]
+        for at in every_scale:
+            for repeat in range(repeats):
+                for label in labels:
+                    settings, seconds = points[label]
+                    if repeat >= len(seconds):
+                        continue
+                    status = "failed" if label in failed and repeat == 0 else "ok"
+                    payload = run_payload(
+                        sweep_id, index, at, label, settings, repeat,
+                        seconds[repeat] * at / every_scale[0],
+                        baseline=label == labels[0], status=status,
+                    )  # fmt: skip
+                    record = new_record(RUN_KIND, payload, seed=42)
+                    write_record(record, results)
+                    ids.append(record["record_id"])
+                    index += 1
         summary = {
             "harness_schema": HARNESS_SCHEMA,
             "sweep_id": sweep_id,
             "workload": "pipeline",
-            "scales": [scale],
+            "scales": every_scale,
             "repeats": repeats,
             "warmup": 0,
             "layers": ["bronze", "silver", "gold"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from harness.commands import parse_count, parse_grid
+from harness.commands import parse_grid
 from harness.config import SweepConfig
-from harness.sweep import config_for_point, expand_grid, plan_point, point_label, run_order
+from harness.sweep import config_for_point, expand_grid, plan_point, run_order
 from lakelab.config import parse_config
 from lakelab.errors import UserError
+from lakelab.records import point_label
 
 
 def test_grid_is_the_cartesian_product_first_axis_slowest() -> None:
@@ -82,6 +83,9 @@ def test_bad_pipeline_axis_is_a_user_error(settings: dict[str, str], message: st
         ({"repeats": 0}, "sweep.repeats"),
         ({"baseline": {"spark.sql.shuffle.partitions": "7"}}, "baseline value '7'"),
         ({"baseline": {"spark.other": "7"}}, "baseline setting 'spark.other'"),
+        ({"warmup": -1}, "sweep.warmup"),
+        ({"time_limit_s": 0}, "sweep.time_limit_s: Input should be greater than 0"),
+        ({"time_limit_s": -5.0}, "sweep.time_limit_s: Input should be greater than 0"),
     ],
 )
 def test_bad_sweep_config_is_one_line_user_error(sweep: dict[str, object], fragment: str) -> None:
@@ -93,6 +97,12 @@ def test_bad_sweep_config_is_one_line_user_error(sweep: dict[str, object], fragm
     assert "\n" not in message
 
 
+def test_a_sweep_warms_up_once_and_has_no_time_limit_by_default() -> None:
+    sweep = SweepConfig()
+    assert (sweep.warmup, sweep.time_limit_s) == (1, None)
+    assert parse_config({"sweep": {"time_limit_s": 90}}).sweep.time_limit_s == 90
+
+
 def test_baseline_is_first_values_unless_declared() -> None:
     grid = {"spark.sql.shuffle.partitions": ["2", "8"], "spark.sql.adaptive.enabled": ["true", "false"]}
     assert SweepConfig(grid=grid).baseline_point() == {
@@ -101,19 +111,6 @@ def test_baseline_is_first_values_unless_declared() -> None:
     }
     declared = SweepConfig(grid=grid, baseline={"spark.sql.shuffle.partitions": "8"})
     assert declared.baseline_point()["spark.sql.shuffle.partitions"] == "8"
-
-
-@pytest.mark.parametrize(
-    ("text", "value"), [("100k", 100_000), ("1M", 1_000_000), ("2_500", 2_500), ("1.5k", 1_500)]
-)
-def test_record_counts_parse(text: str, value: int) -> None:
-    assert parse_count(text, "--scales") == value
-
-
-@pytest.mark.parametrize("text", ["0", "-5", "ten", "1.5", ""])
-def test_bad_record_counts_are_user_errors(text: str) -> None:
-    with pytest.raises(UserError, match="--scales"):
-        parse_count(text, "--scales")
 
 
 def test_set_options_build_a_grid() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.guides import render_guides
-from harness.report import cost_from, render_report
+from harness.report import cost_from, plot_throughput, render_report
 from harness.results import CostAssumptions, load_sweeps, point_stats, select_sweep
 from lakelab.errors import UserError
 from lakelab.records import API_VERSION
@@ -39,8 +39,14 @@ def test_report_shows_exact_medians_ranges_and_ratios(tmp_path: Path, make_sweep
     cost = cost_from(sweep, None, None)
     report = render_report(sweep, tmp_path / "out", cost, results_dir=results)
     text = report.read_text()
-    assert "| 1,000 | `shuffle.partitions=2` (baseline) | 3/3 | 12.00 | 10.00 | 14.00 | 1.00× | 83 |" in text
-    assert "| 1,000 | `shuffle.partitions=8` | 3/3 | 9.00 | 6.00 | 30.00 | 0.75× | 111 |" in text
+    assert (
+        "| 1,000 | `shuffle.partitions=2` (baseline) | 3/3 | 12.00 | 10.00 | 14.00 | 1.00× |  | 83 |" in text
+    )
+    # Three repeats each: the percentile interval of the ratio is [6/14, 30/10], which holds 1.
+    assert (
+        "| 1,000 | `shuffle.partitions=8` | 3/3 | 9.00 | 6.00 | 30.00 | 0.75× "
+        "| not established (95% CI 0.43–3.00, n=3) | 111 |"
+    ) in text
     # bronze is half and silver a quarter of each run, the rest is outside stages.
     assert "| 1,000 | `shuffle.partitions=2` | 6.00 | 3.00 | 3.00 |" in text
     # 12 s x 2 cores = 24 core-s at $0.048/h = $0.00032, plus 1 MB for a month at $0.023/GB.
@@ -52,12 +58,36 @@ def test_report_shows_exact_medians_ranges_and_ratios(tmp_path: Path, make_sweep
         "cost-per-million-records.png",
         "seconds-by-point.png",
         "stages-by-point.png",
-        "throughput-vs-scale.png",
     ]
     for image in images:
         width, height = png_size(image)
         assert width > 400 and height > 300
         assert f"(img/{image.name})" in text
+    # The median run priced on each AWS service: 12 s rounds up to a billed minute.
+    priced = "| 1,000 | `shuffle.partitions=2` | $0.004000 | $0.002525 | $0.0147 | $0.000023 | $0.000020 |"
+    assert priced in text
+    assert "Prices (`harness/prices.toml`, us-east-1, checked 2026-11-27):" in text
+    # One scale: no line to draw through it.
+    assert "One scale only: throughput against scale needs two or more" in text
+
+
+def test_throughput_is_plotted_log_log_only_over_two_or_more_scales(
+    tmp_path: Path, make_sweep: SweepBuilder
+) -> None:
+    results = tmp_path / "results"
+    make_sweep(results, TWO_POINTS, scales=[1_000, 10_000])
+    sweep = select_sweep(load_sweeps(results), None)
+    stats = point_stats(sweep, cost_from(sweep, None, None))
+    assert sorted({s.scale for s in stats}) == [1_000, 10_000]
+    # Ten times the records in ten times the seconds: the same median throughput.
+    baseline = {s.scale: s.median_records_per_second for s in stats if s.is_baseline}
+    assert baseline[1_000] == pytest.approx(baseline[10_000], rel=0.01)
+    image = plot_throughput(stats, tmp_path / "t.png")
+    assert image is not None and png_size(image)[0] > 400
+    assert plot_throughput([s for s in stats if s.scale == 1_000], tmp_path / "one.png") is None
+    assert not (tmp_path / "one.png").exists()
+    text = render_report(sweep, tmp_path / "out", cost_from(sweep, None, None)).read_text()
+    assert "(img/throughput-vs-scale.png)" in text
 
 
 def test_cost_override_changes_the_estimate(tmp_path: Path, make_sweep: SweepBuilder) -> None:
@@ -122,9 +152,9 @@ def test_guides_render_findings_and_are_reproducible(tmp_path: Path, make_sweep:
         assert one.read_text() == two.read_text()
     performance = first[0].read_text()
     assert (
-        "At 1,000 records `shuffle.partitions=8` was the fastest point: median 9.00 s against 12.00 s "
-        "for the baseline `shuffle.partitions=2` (25% faster); its repeats' range overlaps the "
-        "baseline's, so on this shared machine the difference is within run-to-run noise."
+        "At 1,000 records `shuffle.partitions=8` had the lowest median: 9.00 s against 12.00 s "
+        "for the baseline `shuffle.partitions=2`; not established (95% CI 0.43–3.00, n=3): "
+        "do not act on this difference before more repeats."
     ) in performance
     assert "the bronze layer took 50% of the wall time (6.00 s)" in performance
     cost = first[1].read_text()
@@ -132,3 +162,49 @@ def test_guides_render_findings_and_are_reproducible(tmp_path: Path, make_sweep:
     for image in sorted((tmp_path / "a" / "img").glob("*.png")):
         png_size(image)
         assert f"(img/{image.name})" in performance + cost
+
+
+def test_a_difference_is_stated_only_when_its_interval_excludes_one(
+    tmp_path: Path, make_sweep: SweepBuilder
+) -> None:
+    results = tmp_path / "results"
+    separated = {
+        "shuffle.partitions=2": ({"spark.sql.shuffle.partitions": "2"}, [10.0, 10.5, 11.0]),
+        "shuffle.partitions=8": ({"spark.sql.shuffle.partitions": "8"}, [5.0, 5.2, 5.4]),
+    }
+    make_sweep(results, separated)
+    sweep = select_sweep(load_sweeps(results), None)
+    fast = next(s for s in point_stats(sweep, cost_from(sweep, None, None)) if not s.is_baseline)
+    assert fast.estimate is not None and fast.estimate.verdict == "faster"
+    assert fast.estimate.low is not None and fast.estimate.high is not None and fast.estimate.high < 1
+    performance, cost = (p.read_text() for p in render_guides(results, tmp_path / "docs"))
+    assert "; established: 2.02× faster (95% CI 1.85–2.20, n=3)." in performance
+    # The baseline is not compared with itself in the cost guide.
+    assert "its time against the baseline's: 2.02× faster" in cost
+
+
+def test_a_smoke_workload_sweep_is_not_evidence_in_the_guides(
+    tmp_path: Path, make_sweep: SweepBuilder
+) -> None:
+    results = tmp_path / "results"
+    make_sweep(results, TWO_POINTS, sweep_id="sweep-pipeline")
+    smoke = make_sweep(results, TWO_POINTS, sweep_id="sweep-smoke")
+    for path in results.glob("*.json"):  # make the second sweep a smoke-workload one
+        record = json.loads(path.read_text())
+        if record["payload"].get("sweep_id") == smoke:
+            record["payload"]["workload"] = "spark-aggregation"
+            path.write_text(json.dumps(record))
+    docs = tmp_path / "docs"
+    (docs / "img").mkdir(parents=True)
+    (docs / "img" / "tuning-9-seconds.png").write_bytes(b"stale")
+    (docs / "img" / "diagram.png").write_bytes(b"not the guides'")
+    performance, _cost = (p.read_text() for p in render_guides(results, docs))
+    assert "## 1. `shuffle.partitions` on the `pipeline` workload" in performance
+    assert "## 2." not in performance
+    assert (
+        "Sweep `sweep-smoke` (the `spark-aggregation` smoke workload) is in the records but not used"
+        in performance
+    )
+    # A plot no guide links any more is removed; other images are left alone.
+    assert not (docs / "img" / "tuning-9-seconds.png").exists()
+    assert (docs / "img" / "diagram.png").exists()

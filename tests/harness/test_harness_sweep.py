@@ -11,7 +11,7 @@ import pytest
 from harness.measure import TaskMetrics, summarize_stages, table_footprint
 from harness.report import cost_from, render_report
 from harness.results import load_sweeps
-from harness.sweep import RUN_KIND, SUMMARY_KIND, plan_point, run_sweep, upstream_layers
+from harness.sweep import PLAN_KIND, RUN_KIND, SUMMARY_KIND, plan_point, run_sweep, upstream_layers
 from harness.workloads import PipelineWorkload, SparkAggregationWorkload
 from lakelab.config import LakelabConfig, parse_config
 from lakelab.errors import UserError
@@ -30,6 +30,7 @@ def test_sweep_writes_well_formed_records_with_settings_applied(spark: SparkSess
         {
             "scales": [2_000],
             "repeats": 1,
+            "warmup": 0,
             "workload": "spark-aggregation",
             # AQE off, so the aggregate's partitions (and files written) equal shuffle.partitions.
             "grid": {"spark.sql.adaptive.enabled": ["false"], "spark.sql.shuffle.partitions": ["1", "3"]},
@@ -67,6 +68,18 @@ def test_sweep_writes_well_formed_records_with_settings_applied(spark: SparkSess
         assert payload["memory"]["peak_jvm_rss_bytes"] > 0
         assert payload["tables"]["customer_revenue"]["files"] == payload["output_files"]
     assert summary_record["payload"]["run_record_ids"] == [r["record_id"] for r in runs]
+    # The plan was recorded before the first run, so an interrupted sweep can be resumed.
+    (plan,) = read_records(tmp_path / "results", PLAN_KIND)
+    assert plan["created_at"] <= runs[0]["created_at"]
+    assert summary_record["payload"]["plan_record_id"] == plan["record_id"]
+    assert {key: plan["payload"][key] for key in ("sweep_id", "scales", "repeats", "axes", "baseline")} == {
+        "sweep_id": summary.sweep_id,
+        "scales": [2_000],
+        "repeats": 1,
+        "axes": ["spark.sql.adaptive.enabled", "spark.sql.shuffle.partitions"],
+        "baseline": {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "1"},
+    }
+    assert summary_record["payload"]["kept_runs"] == 0
     assert summary_record["payload"]["baseline"]["point"] == runs[0]["payload"]["point"]
     # The session's own values are back after the sweep.
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
@@ -151,6 +164,7 @@ def test_tiny_pipeline_sweep_end_to_end(spark: SparkSession, tmp_path: Path) -> 
         {
             "scales": [2_000],
             "repeats": 1,
+            "warmup": 0,
             "layers": ["gold"],
             "grid": {"spark.sql.shuffle.partitions": ["2", "4"]},
         },
@@ -220,3 +234,19 @@ def test_an_object_store_warehouse_is_listed_through_hadoop(spark: SparkSession,
     ]
     assert footprint_from_files(listed) == {"silver/orders": {"files": 1, "bytes": 50, "log_bytes": 10}}
     assert hadoop_files(spark, (tmp_path / "missing").as_uri()) == []
+
+
+def test_a_run_is_charged_only_for_what_it_wrote() -> None:
+    from harness.measure import written_since
+
+    copied = {
+        "bronze/orders": {"files": 4, "bytes": 1000, "log_bytes": 10},
+        "_ops/run_log": {"files": 1, "bytes": 50, "log_bytes": 5},
+    }
+    after = {
+        "bronze/orders": {"files": 4, "bytes": 1000, "log_bytes": 10},  # copied, untouched
+        "_ops/run_log": {"files": 2, "bytes": 90, "log_bytes": 9},  # appended to
+        "silver/orders": {"files": 3, "bytes": 700, "log_bytes": 7},  # new
+    }
+    assert written_since(copied, after) == {"files": 1 + 3, "bytes": (40 + 4) + (700 + 7)}
+    assert written_since({}, after)["bytes"] == 1010 + 99 + 707
