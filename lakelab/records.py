@@ -14,6 +14,7 @@ import platform
 import subprocess
 import uuid
 from collections.abc import Mapping
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,48 @@ def provenance() -> dict[str, Any]:
     }
 
 
+# The version of the sweep records' payloads (`harness_schema` in each), apart from the
+# envelope's `api_version`: a reader refuses a sweep written in another.
+SWEEP_SCHEMA = 1
+
+
+class RecordKind(StrEnum):
+    """Every kind of result record, declared once: writers name theirs here, readers filter by it."""
+
+    SWEEP_PLAN = "sweep_plan"  # a sweep's plan, before its first run (`lakelab sweep --resume`)
+    SWEEP_RUN = "sweep_run"  # one measured run of one point at one scale
+    SWEEP_SUMMARY = "sweep_summary"  # a finished sweep: its points, order and run record ids
+    PIPELINE_BENCHMARK = "pipeline_benchmark"  # python -m pipeline.bench
+    PIPELINE_AB_BENCHMARK = "pipeline_ab_benchmark"  # python -m pipeline.bench --baseline
+    DATAGEN_BENCHMARK = "datagen_benchmark"  # benchmarks/datagen_bench.py
+    FLOOR_BENCHMARK = "floor_benchmark"  # benchmarks/floor_bench.py
+    DV_BENCHMARK = "dv_benchmark"  # benchmarks/dv_bench.py
+    MAINTAIN_BENCHMARK = "maintain_benchmark"  # benchmarks/maintain_bench.py
+    HARNESS_OVERHEAD_BENCHMARK = "harness_overhead_benchmark"  # benchmarks/harness_overhead.py
+    GOLD_ENGINES_BENCHMARK = "gold_engines_benchmark"  # benchmarks/gold_engines.py
+
+
+def short_key(key: str) -> str:
+    """`spark.sql.shuffle.partitions` → `shuffle.partitions`, for labels and plots."""
+    for prefix in ("spark.sql.", "spark."):
+        if key.startswith(prefix):
+            return key[len(prefix) :]
+    return key
+
+
+def point_label(settings: Mapping[str, object]) -> str:
+    """A sweep point's one name, in records, reports and Prometheus labels alike: its
+    settings with short keys, in axis order (`shuffle.partitions=8, adaptive.enabled=false`)."""
+    return ", ".join(f"{short_key(key)}={value}" for key, value in settings.items()) or "default"
+
+
 def new_record(kind: str, payload: Mapping[str, Any], seed: int | None) -> dict[str, Any]:
-    """A result record of `kind` (e.g. `sweep_run`, `datagen_benchmark`)."""
+    """A result record of `kind`, one of `RecordKind` (an undeclared kind is a ValueError)."""
+    if kind not in set(RecordKind):
+        raise ValueError(f"record kind {kind!r} is not declared in lakelab.records.RecordKind")
     return {
         "api_version": API_VERSION,
-        "kind": kind,
+        "kind": str(kind),
         "record_id": uuid.uuid4().hex,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seed": seed,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from pyspark.sql.types import StructType
@@ -31,6 +31,29 @@ FileFormat = Literal["json", "parquet", "csv.gz"]
 DATASET_MARKER = "_lakelab_dataset.json"
 DIRTY_MANIFEST = "_manifest/dirty.jsonl"
 BATCH_MARKERS = "_batches"
+
+
+def local_dataset_marker(landing: str) -> dict[str, Any]:
+    """A local landing's dataset marker (what `lakelab generate` wrote), read without Spark.
+
+    Raises:
+        UserError: `landing` holds no marker (not a lakelab landing), or it is not JSON.
+    """
+    import json
+    from pathlib import Path
+
+    from lakelab.errors import UserError
+
+    marker = Path(landing) / DATASET_MARKER
+    if not marker.is_file():
+        raise UserError(f"{landing}: not a lakelab landing (no {DATASET_MARKER}); see `lakelab generate`")
+    try:
+        loaded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"{marker}: unreadable dataset marker ({error})") from None
+    if not isinstance(loaded, dict):
+        raise UserError(f"{marker}: unreadable dataset marker (not a JSON object)")
+    return loaded
 
 
 class DirtyKind(StrEnum):

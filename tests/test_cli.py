@@ -52,6 +52,35 @@ def test_bad_config_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captu
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--time-limit", "0"], "command line: sweep.time_limit_s: {positive} (got 0.0)"),
+        (["--time-limit", "-5"], "command line: sweep.time_limit_s: {positive} (got -5.0)"),
+        (["--resume", "sweep-none"], "--resume sweep-none: no sweep of that id was started in {results}"),
+    ],
+)
+def test_bad_sweep_options_are_one_line_exit_2_before_spark_starts(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+) -> None:
+    import lakelab.spark
+
+    def no_session(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("Spark started")
+
+    monkeypatch.setattr(lakelab.spark, "get_session", no_session)
+    monkeypatch.chdir(tmp_path)  # no lakelab.toml or .env of the repository's
+    results = tmp_path / "results"
+    assert main(["sweep", "--results", str(results), *options]) == 2
+    expected = message.format(results=results, positive="Input should be greater than 0")
+    assert capsys.readouterr().err == f"lakelab: error: {expected}\n"
+    assert not results.exists()
+
+
 def test_jar_failure_reason_prefers_the_unresolved_artifact() -> None:
     from lakelab.setup_cmd import _first_reason
 
