@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -73,7 +74,7 @@ def test_sweep_run_and_reconciliation(exporter: Exporter) -> None:
     assert value(samples, "lakelab_sweep_points_planned") == 3
     assert value(samples, "lakelab_sweep_runs_total", outcome="ok") == 1
     assert value(samples, "lakelab_sweep_runs_total", outcome="failed") == 1
-    assert value(samples, "lakelab_sweep_point_seconds", point="spark.sql.shuffle.partitions=8") == 12.5
+    assert value(samples, "lakelab_sweep_point_seconds", point="shuffle.partitions=8") == 12.5
     assert value(samples, "lakelab_reconciliation_ok", check="gold_revenue") == 0
     assert value(samples, "lakelab_datagen_rows_total", table="orders") == 1500
     info = [key for key in samples if key[0] == "lakelab_run_info"]
@@ -123,3 +124,28 @@ def test_stop_is_idempotent_and_frees_the_port() -> None:
     exporter.stop()
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+def test_last_run_gauges_carry_when_they_were_set(exporter: Exporter) -> None:
+    # Alert rules pick the latest run's figures by these times once the run's process is gone.
+    before = time.time()
+    exporter.observe_stage("silver", "orders", rows_out=9, rows_quarantined=1, seconds=1.0)
+    exporter.set_reconciliation(False)
+    exporter.sweep_started(planned_points=3)
+    exporter.sweep_point_done({}, seconds=1.0, ok=False)
+    exporter.sweep_point_done({}, seconds=1.0, ok=False)
+    after = time.time()
+    samples = scrape(exporter)
+    stamps = [
+        value(samples, "lakelab_stage_last_timestamp_seconds", layer="silver", table="orders"),
+        value(samples, "lakelab_reconciliation_last_timestamp_seconds", check="pipeline"),
+        value(samples, "lakelab_sweep_last_point_timestamp_seconds"),
+    ]
+    assert all(before <= stamp <= after for stamp in stamps), (before, stamps, after)
+    assert value(samples, "lakelab_reconciliation_ok", check="pipeline") == 0
+    assert value(samples, "lakelab_sweep_failed_points") == 2
+    # A new sweep starts with no failed point; the counter keeps the total.
+    exporter.sweep_started(planned_points=1)
+    samples = scrape(exporter)
+    assert value(samples, "lakelab_sweep_failed_points") == 0
+    assert value(samples, "lakelab_sweep_runs_total", outcome="failed") == 2

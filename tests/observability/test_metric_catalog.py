@@ -16,8 +16,8 @@ from lakelab.metrics import (
     alerts_using,
     metrics_in,
     panels_showing,
-    point_label,
 )
+from lakelab.records import point_label
 
 VALID_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 # Tokens in PromQL that look like one of our metrics (functions and labels do not).
@@ -84,7 +84,8 @@ def test_metrics_in_maps_series_to_their_metric() -> None:
 def test_panels_and_alerts_are_cross_referenced() -> None:
     assert "Pipeline run / Reconciliation" in panels_showing("lakelab_reconciliation_ok")
     assert alerts_using("lakelab_reconciliation_ok") == ["LakelabReconciliationFailed"]
-    assert alerts_using("up") == ["LakelabScrapeTargetDown"]
+    assert alerts_using("up") == ["LakelabScrapeTargetDown", "LakelabMinioDown"]
+    assert alerts_using("lakelab_reconciliation_last_timestamp_seconds") == ["LakelabReconciliationFailed"]
 
 
 def test_dashboards_and_alerts_have_unique_names() -> None:
@@ -95,6 +96,8 @@ def test_dashboards_and_alerts_have_unique_names() -> None:
     assert len({a.name for a in ALERTS}) == len(ALERTS)
 
 
-def test_point_label_is_sorted_and_stable() -> None:
-    assert point_label({"b": 2, "a": "x"}) == "a=x,b=2"
+def test_the_exported_point_label_is_the_records_one() -> None:
+    # Grafana's legend names a point as the report does: short keys, in axis order.
+    settings = {"spark.sql.shuffle.partitions": "8", "spark.sql.adaptive.enabled": "false"}
+    assert point_label(settings) == "shuffle.partitions=8, adaptive.enabled=false"
     assert point_label({}) == "default"

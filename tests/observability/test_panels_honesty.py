@@ -23,10 +23,8 @@ import contextlib
 import importlib.util
 import json
 import math
-import os
 import queue
 import secrets
-import signal
 import subprocess
 import sys
 import threading
@@ -45,9 +43,8 @@ from lakelab import dashboards
 from lakelab.metrics import ALERTS, DASHBOARDS, METRICS_BY_NAME, Exporter, Panel, Source, metrics_in
 from lakelab.spark import METRICS_CONF
 
-from .tools import MINIO, PROMETHEUS, REPO, free_port, in_ci, require
+from .tools import MINIO, PROMETHEUS, REPO, free_port, http_ok, in_ci, require, start, stop, wait_for
 
-STARTUP_TIMEOUT = 120.0
 DRIVER_JOB = Path(__file__).with_name("spark_driver_job.py")
 SLOW_SOURCES = {
     Source.SPARK_DRIVER,
@@ -83,59 +80,6 @@ class Lab:
         return "\n".join(parts)
 
 
-def start(
-    command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: Any
-) -> subprocess.Popen[str]:
-    """Start a process in its own session (so its children stop with it), output to `log`."""
-    handle = log.open("w")
-    return subprocess.Popen(
-        command,
-        stdout=kwargs.pop("stdout", handle),
-        stderr=handle,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-        text=True,
-        **kwargs,
-    )
-
-
-def stop(process: subprocess.Popen[str], grace: float = 15.0) -> None:
-    """Terminate a process group this test started, then kill it if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def wait_for(what: Any, check: Any, lab_logs: Path, timeout: float = STARTUP_TIMEOUT) -> Any:
-    """Poll `check()` until it returns something truthy; fail naming `what` (or what it returns)."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as error:  # services answer with errors while they start
-            last_error = error
-        time.sleep(0.5)
-    tails = "\n".join(
-        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        for log in sorted(lab_logs.glob("*.log"))
-    )
-    name = what() if callable(what) else what
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {name} (last error: {last_error})\n{tails}")
-
-
-def http_ok(url: str) -> bool:
-    with urllib.request.urlopen(url, timeout=2) as response:
-        return bool(response.status == 200)
-
-
 def spark_home() -> Path:
     spec = importlib.util.find_spec("pyspark")
     assert spec is not None and spec.submodule_search_locations
@@ -160,6 +104,26 @@ def feed_pipeline_run(exporter: Exporter, run: int) -> None:
     exporter.observe_stage("gold", "revenue", rows_out=30, rows_quarantined=0, seconds=1.5)
     exporter.set_reconciliation(True, check="gold_revenue")
     exporter.sweep_point_done({"spark.sql.shuffle.partitions": 2 * run}, seconds=7.5 + run)
+
+
+MINIO_PUTS = 2
+
+
+def make_s3_requests(endpoint: str, user: str, password: str) -> None:
+    """A bucket, MINIO_PUTS objects and a listing, so `minio_s3_requests_total` has series."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=user,
+        aws_secret_access_key=password,
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="honesty")
+    for index in range(MINIO_PUTS):
+        s3.put_object(Bucket="honesty", Key=f"object-{index}", Body=b"lakelab")
+    s3.list_objects_v2(Bucket="honesty")
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +203,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
         # MinIO, when its binary is there.
         minio_port = free_port()
+        minio_password = secrets.token_hex(16)
         if MINIO.exists():
             processes.append(
                 start(
@@ -254,7 +219,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                     logs / "minio.log",
                     {
                         "MINIO_ROOT_USER": "lakelab-test",
-                        "MINIO_ROOT_PASSWORD": secrets.token_hex(16),
+                        "MINIO_ROOT_PASSWORD": minio_password,
                         "MINIO_PROMETHEUS_AUTH_TYPE": "public",
                         "MINIO_BROWSER": "off",
                     },
@@ -335,6 +300,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             return len(active) == len(config["scrape_configs"]) and all(t["health"] == "up" for t in active)
 
         wait_for(lambda: f"every scrape target up: {target_health}", all_targets_up, logs, timeout=60)
+        if Source.MINIO not in skip_sources:
+            # MinIO counts authenticated S3 calls only, and has no request series before the first.
+            make_s3_requests(f"http://127.0.0.1:{minio_port}", "lakelab-test", minio_password)
         # A second run after Prometheus has seen the first, so rates over counters and
         # the histogram have two samples to work with; then a few more scrapes.
         time.sleep(2)
@@ -409,6 +377,17 @@ def test_spark_panels_see_the_real_cluster(lab: Lab) -> None:
     assert float(lab.query("metrics_worker_executors_Value")["data"]["result"][0]["value"][1]) == 1
     used = lab.query("sum(metrics_executor_memoryUsed_bytes)")["data"]["result"]
     assert float(used[0]["value"][1]) > 0, "the cached frame holds storage memory"
+
+
+@pytest.mark.slow
+def test_minio_panel_counts_the_requests_made(lab: Lab) -> None:
+    if Source.MINIO in lab.skip_sources:
+        pytest.skip(lab.skip_sources[Source.MINIO])
+    result = lab.query('sum by (api) (minio_s3_requests_total{api=~"putobject|putbucket"})')["data"]["result"]
+    assert {s["metric"]["api"]: float(s["value"][1]) for s in result} == {
+        "putobject": MINIO_PUTS,
+        "putbucket": 1,
+    }
 
 
 @pytest.mark.slow

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,6 +19,8 @@ from lakelab.paths import bin_dir
 REPO = Path(__file__).resolve().parents[2]
 PROMTOOL = Path("/usr/bin/promtool")
 PROMETHEUS = Path("/usr/bin/prometheus")
+ALERTMANAGER = Path("/usr/bin/prometheus-alertmanager")
+STARTUP_TIMEOUT = 120.0
 # Where cluster/install-services.sh puts the MinIO it builds (LAKELAB_CACHE moves it).
 MINIO = bin_dir() / "minio"
 
@@ -67,3 +74,56 @@ def host_path(path: str, relative_to: Path, service: str) -> Path:
         if path.startswith(target + "/"):
             return source / path[len(target) + 1 :]
     return Path(path)
+
+
+def start(
+    command: list[str], log: Path, env: dict[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
+    """Start a process in its own session (so its children stop with it), output to `log`."""
+    handle = log.open("w")
+    return subprocess.Popen(
+        command,
+        stdout=kwargs.pop("stdout", handle),
+        stderr=handle,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+        text=True,
+        **kwargs,
+    )
+
+
+def stop(process: subprocess.Popen[str], grace: float = 15.0) -> None:
+    """Terminate a process group this test started, then kill it if it lingers."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for(what: Any, check: Any, lab_logs: Path, timeout: float = STARTUP_TIMEOUT) -> Any:
+    """Poll `check()` until it returns something truthy; fail naming `what` (or what it returns)."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except Exception as error:  # services answer with errors while they start
+            last_error = error
+        time.sleep(0.5)
+    tails = "\n".join(
+        f"--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+        for log in sorted(lab_logs.glob("*.log"))
+    )
+    name = what() if callable(what) else what
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {name} (last error: {last_error})\n{tails}")
+
+
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return bool(response.status == 200)
