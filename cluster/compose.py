@@ -57,6 +57,7 @@ PORT_VARIABLES = {
     "LAKELAB_PORT_DRIVER_UI": "driver_ui",
     "LAKELAB_PORT_EXPORTER": "exporter",
     "LAKELAB_PORT_PROMETHEUS": "prometheus",
+    "LAKELAB_PORT_ALERTMANAGER": "alertmanager",
     "LAKELAB_PORT_GRAFANA": "grafana",
 }
 WORKER_UI_VARIABLE = "LAKELAB_PORT_SPARK_WORKER_{n}_UI"

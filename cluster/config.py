@@ -25,6 +25,7 @@ class ClusterPorts(StrictModel):
     minio: int = Field(default=9000, ge=1024, le=65535)
     minio_console: int = Field(default=9001, ge=1024, le=65535)
     prometheus: int = Field(default=9090, ge=1024, le=65535)
+    alertmanager: int = Field(default=9093, ge=1024, le=65535)
     grafana: int = Field(default=3000, ge=1024, le=65535)
     # Scraped, not started: a harness or pipeline driver's UI, and the harness exporter.
     driver_ui: int = Field(default=4040, ge=1024, le=65535)

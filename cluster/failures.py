@@ -44,3 +44,50 @@ def explain(error: BaseException, endpoint: str) -> str:
         )
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
     return first[:300]
+
+
+# Signs that a read failed because of the machine or a service, not the bytes it read: the
+# same read would succeed once the store answers, the disk has room or the JVM has memory.
+_ENVIRONMENT = (
+    *_UNREACHABLE,
+    re.compile(r"No space left on device"),
+    re.compile(r"Permission denied|AccessDenied|Access Denied|403 Forbidden"),
+    re.compile(r"OutOfMemoryError|GC overhead limit exceeded"),
+    re.compile(r"SparkContext (was|has been) shut down|stopped SparkContext"),
+    # A file listed a moment ago and gone now: the landing changed under the run.
+    re.compile(r"FileNotFoundException|PATH_NOT_FOUND|NoSuchKey|File \S+ does not exist"),
+    re.compile(r"SocketTimeoutException|Read timed out|Timeout waiting for connection"),
+)
+
+
+def error_text(error: BaseException) -> str:
+    """All of `error`'s message: its own text and, for a JVM error, every Java cause's."""
+    parts = [str(error)]
+    java = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    try:
+        while java is not None:
+            parts.append(str(java.toString()))
+            java = java.getCause()
+    except Exception:  # the JVM may be gone; what was gathered is the answer
+        parts.append("the JVM stopped answering")
+    return "\n".join(parts)
+
+
+def environment_failure(error: BaseException) -> str | None:
+    """The first sign that `error` came from the machine or a service, not the data; else None.
+
+    A read that fails on a file's content (a gzip stream cut short, a Parquet page that does
+    not decode) is the file's fault and sets it aside; one that fails because the store
+    stopped answering or the disk filled up is not, and setting the file aside would lose
+    good data for good. An error raised in Python rather than in the JVM (the Py4J bridge
+    gone, a bug) is never the file's fault either.
+    """
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if not names & {"Py4JJavaError", "CapturedException"}:
+        return f"{type(error).__name__}: {str(error).strip()[:200]}"
+    text = error_text(error)
+    for pattern in _ENVIRONMENT:
+        match = pattern.search(text)
+        if match:
+            return match.group(0)
+    return None

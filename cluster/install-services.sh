@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the cluster labs and their tests run, once, and is cheap to run again:
 #   - Prometheus and promtool from Debian's `prometheus` package (apt-get, as root only);
+#   - Alertmanager from Debian's `prometheus-alertmanager` package (the same way);
 #   - MinIO built from source with a pinned `go install`, cached under $LAKELAB_CACHE/bin;
 #   - for the compose lab, where there is no Docker yet and we are root with apt: Debian's
 #     docker.io and debootstrap, and Compose v2 built from its Go module (cached), installed
@@ -33,6 +34,24 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   echo "services: $(prometheus --version 2>&1 | head -n1 | cut -d' ' -f1-3) installed"
 else
   missing+=("prometheus and promtool: sudo apt-get install prometheus (Debian/Ubuntu), or put both on PATH")
+fi
+
+# --- Alertmanager (Debian package) -------------------------------------------------------
+# Routes the alert rules to a webhook (prometheus/alertmanager.yml); the alert test runs one.
+if command -v prometheus-alertmanager >/dev/null; then
+  echo "services: alertmanager present ($(prometheus-alertmanager --version 2>&1 | head -n1 | cut -d' ' -f1-3))"
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  echo "services: installing prometheus-alertmanager with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+  # As with Prometheus: the lab and the tests start their own, on loopback.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus-alertmanager 2>/dev/null; then
+    systemctl stop prometheus-alertmanager || true
+  fi
+  echo "services: $(prometheus-alertmanager --version 2>&1 | head -n1 | cut -d' ' -f1-3) installed"
+else
+  missing+=("alertmanager: sudo apt-get install prometheus-alertmanager (Debian/Ubuntu), or put it on PATH")
 fi
 
 # --- MinIO (built from source, cached) ---------------------------------------------------

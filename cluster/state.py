@@ -8,6 +8,7 @@ One folder (`cluster.state_dir`) holds everything a running lab leaves on disk, 
     spark-conf/           SPARK_CONF_DIR: metrics.properties for PrometheusServlet
     connect.properties    Spark Connect's settings, mode 0600 (it holds the S3 secret)
     prometheus/           rendered prometheus.yml and its TSDB
+    alertmanager/         Alertmanager's silences and notification log
     minio/                MinIO's data
     work/<worker>/        Spark workers' work dirs (executor logs)
     mode                  `native` or `compose`: which lab `status` and `down` talk to

@@ -25,6 +25,8 @@ def _services_missing() -> str | None:
         return f"MinIO binary not built at {bin_dir() / 'minio'} (run `make services`)"
     if shutil.which("prometheus") is None:
         return "prometheus not installed (run `make services`)"
+    if shutil.which("prometheus-alertmanager") is None:
+        return "prometheus-alertmanager not installed (run `make services`)"
     return None
 
 
@@ -49,7 +51,7 @@ def lab_config(tmp_path_factory: pytest.TempPathFactory, lab_credentials: None) 
 
 @pytest.fixture(scope="session")
 def services_installed() -> None:
-    """Skip (fail in CI) when MinIO or Prometheus is not installed."""
+    """Skip (fail in CI) when MinIO, Prometheus or Alertmanager is not installed."""
     missing = _services_missing()
     if missing:
         if os.environ.get("CI") == "true":

@@ -25,6 +25,7 @@ TEST_PORTS = {
     "minio": 19000,
     "minio_console": 19001,
     "prometheus": 19090,
+    "alertmanager": 19093,
     "grafana": 13000,
     "driver_ui": 14040,
     "exporter": 19108,

@@ -48,6 +48,7 @@ def test_every_service_of_the_lab_is_there() -> None:
         "spark-connect",
         "lakelab",
         "prometheus",
+        "alertmanager",
         "grafana",
     }
 

@@ -99,6 +99,7 @@ def test_ports_follow_cluster_ports() -> None:
         "LAKELAB_PORT_DRIVER_UI": "14040",
         "LAKELAB_PORT_EXPORTER": "19108",
         "LAKELAB_PORT_PROMETHEUS": "19090",
+        "LAKELAB_PORT_ALERTMANAGER": "9093",
         "LAKELAB_PORT_GRAFANA": "13000",
     }
     assert env["LAKELAB_WORKER_CORES"] == "2"
@@ -529,6 +530,7 @@ def test_rendered_config_publishes_the_shifted_ports_and_sizes(compose_cli: None
         ("spark-connect", 25002),
         ("spark-connect", 14041),
         ("prometheus", 19090),
+        ("alertmanager", 9093),
     }
     assert {
         mapping["host_ip"] for spec in rendered["services"].values() for mapping in spec.get("ports", [])
@@ -543,6 +545,7 @@ def test_declared_model_names_the_one_shot_and_the_lab_services(compose_cli: Non
     model = compose.declared_model(_config())
     assert compose.one_shot_services(model) == {"minio-init"}
     assert compose.lab_services(model) == [
+        "alertmanager",
         "minio",
         "minio-init",
         "prometheus",

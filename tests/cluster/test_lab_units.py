@@ -9,7 +9,7 @@ import pytest
 
 from cluster import cli, native, s3
 from cluster.config import ClusterConfig
-from cluster.failures import explain
+from cluster.failures import environment_failure, explain
 from cluster.resources import _container_figures, sample
 from cluster.scrape import native_hosts, render, scrape_jobs
 from lakelab.cli import main
@@ -27,7 +27,9 @@ def test_two_services_on_one_port_is_a_config_error() -> None:
 
 def test_native_scrape_config_lists_each_worker_on_its_own_port() -> None:
     config = ClusterConfig(workers=3)
-    document = render(scrape_jobs(config, native_hosts(config)), "5s", "/repo/prometheus/alerts.yml")
+    document = render(
+        scrape_jobs(config, native_hosts(config)), "5s", "/repo/prometheus/alerts.yml", "127.0.0.1:9093"
+    )
     jobs = {job["job_name"]: job for job in document["scrape_configs"]}
     assert jobs["spark-worker"]["static_configs"] == [
         {"targets": ["127.0.0.1:8081", "127.0.0.1:8082", "127.0.0.1:8083"]}
@@ -39,6 +41,7 @@ def test_native_scrape_config_lists_each_worker_on_its_own_port() -> None:
     }
     assert document["rule_files"] == ["/repo/prometheus/alerts.yml"]
     assert document["global"]["scrape_interval"] == "5s"
+    assert document["alerting"] == {"alertmanagers": [{"static_configs": [{"targets": ["127.0.0.1:9093"]}]}]}
 
 
 def test_endpoint_must_be_the_labs_minio() -> None:
@@ -88,6 +91,56 @@ def test_unreachable_store_is_one_clear_line() -> None:
     assert explain(ValueError("\n  bad column x\nmore"), "http://e") == "bad column x"
 
 
+class _JavaThrowable:
+    def __init__(self, text: str, cause: _JavaThrowable | None = None) -> None:
+        self.text, self.cause = text, cause
+
+    def toString(self) -> str:  # noqa: N802 (the Java method's name)
+        return self.text
+
+    def getCause(self) -> _JavaThrowable | None:  # noqa: N802
+        return self.cause
+
+
+class Py4JJavaError(Exception):
+    """Stands in for py4j's class: the classifier goes by the class name and the Java causes."""
+
+    def __init__(self, java: _JavaThrowable) -> None:
+        super().__init__("An error occurred while calling o77.collectToPython.")
+        self.java_exception = java
+
+
+ABORTED = "org.apache.spark.SparkException: Job aborted"
+
+
+@pytest.mark.parametrize(
+    ("chain", "sign"),
+    [
+        # The data's fault: a gzip stream cut short, a Parquet footer that does not decode.
+        ([ABORTED, "java.io.EOFException: Unexpected end of input stream"], None),
+        ([ABORTED, "java.lang.RuntimeException: x.parquet is not a Parquet file"], None),
+        # The environment's: found in a cause, however deep.
+        ([ABORTED, "java.net.UnknownHostException: minio"], "UnknownHostException: minio"),
+        ([ABORTED, "java.io.IOException: No space left on device"], "No space left on device"),
+        (["java.io.FileNotFoundException: File file:/l/p.json does not exist"], "FileNotFoundException"),
+        ([f"{ABORTED}: SparkContext was shut down"], "SparkContext was shut down"),
+    ],
+)
+def test_a_read_failure_is_blamed_on_the_environment_only_on_its_signs(
+    chain: list[str], sign: str | None
+) -> None:
+    java = None
+    for text in reversed(chain):
+        java = _JavaThrowable(text, java)
+    assert java is not None
+    assert environment_failure(Py4JJavaError(java)) == sign
+
+
+def test_an_error_raised_in_python_is_never_a_files_fault() -> None:
+    # The Py4J bridge gone (the JVM killed) reaches Python as a plain Python error.
+    assert environment_failure(ConnectionRefusedError("[Errno 111] Connection refused")) is not None
+
+
 def test_container_stats_give_cpu_of_one_core_and_memory_without_cache() -> None:
     stats = {
         "cpu_stats": {"cpu_usage": {"total_usage": 600}, "system_cpu_usage": 2000, "online_cpus": 2},
@@ -131,6 +184,7 @@ def test_status_and_down_of_a_lab_that_is_not_up(tmp_path: Path, capsys: pytest.
         "spark-worker-2",
         "spark-connect",
         "prometheus",
+        "alertmanager",
     ]
     assert lines[2].split() == ["minio", "-", "29000", "stopped"]
     assert all(line.split()[1] == "-" and line.split()[3] == "stopped" for line in lines[2:])

@@ -50,6 +50,7 @@ def test_status_reports_every_service_healthy(native_lab: LakelabConfig) -> None
         "spark-worker-2",
         "spark-connect",
         "prometheus",
+        "alertmanager",
     }
     assert {name: row.state for name, row in rows.items()} == dict.fromkeys(rows, "healthy")
     assert rows["spark-master"].port == ports.spark_master
@@ -180,6 +181,24 @@ def test_prometheus_scrapes_every_target(native_lab: LakelabConfig, cluster_driv
     # The exporter is scraped too, when the harness runs it.
     exporter = [t for t in targets if t["labels"]["job"] == "harness"]  # type: ignore[index]
     assert [t["labels"]["instance"] for t in exporter] == [f"127.0.0.1:{native_lab.cluster.ports.exporter}"]  # type: ignore[index]
+
+
+def test_prometheus_sends_alerts_to_the_labs_alertmanager(native_lab: LakelabConfig) -> None:
+    """Alertmanager answers on loopback with the repository's routing, and Prometheus lists it."""
+    ports = native_lab.cluster.ports
+    base = f"http://127.0.0.1:{ports.alertmanager}"
+    status = requests.get(f"{base}/api/v2/status", timeout=5).json()
+    assert "lakelab-webhook" in status["config"]["original"]
+    assert status["cluster"]["status"] == "disabled"  # no gossip port
+    url = f"http://127.0.0.1:{ports.prometheus}/api/v1/alertmanagers"
+    _wait_until(
+        lambda: bool(requests.get(url, timeout=5).json()["data"]["activeAlertmanagers"]),
+        30,
+        "Prometheus to discover the Alertmanager",
+    )
+    data = requests.get(url, timeout=5).json()["data"]
+    assert data["activeAlertmanagers"] == [{"url": f"{base}/api/v2/alerts"}]
+    assert data["droppedAlertmanagers"] == []
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -319,9 +338,9 @@ def test_down_leaves_no_process_behind(native_lab: LakelabConfig, cluster_driver
     cluster_driver.close()
     state = StateDir(native_lab.cluster)
     pids = [record.pid for record in state.pid_records()]
-    assert len(pids) == 6
+    assert len(pids) == 7
     stopped = native.down(native_lab, progress=lambda line: None)
-    assert stopped == 6
+    assert stopped == 7
     assert [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"] == []
     # Nothing that runs out of the state dir is left (executors, Python workers, children).
     root = str(state.root)

@@ -42,6 +42,7 @@ TEST_PORTS = {
     "minio": 29000,
     "minio_console": 29001,
     "prometheus": 29090,
+    "alertmanager": 29093,
     "grafana": 23000,
     "driver_ui": 24040,
     "exporter": 29108,

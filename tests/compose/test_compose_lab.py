@@ -26,9 +26,15 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 DOCS = REPO / "docs" / "cluster.md"
 # The sweep's landing (100k records, seed 42) is on MinIO after the sweep test; the fault
-# tests run Bronze and Silver from it (the faults strike in Silver; Gold adds only time).
-SWEEP_LANDING = "s3a://lakelab/sweep/landing/records-100000"
-FAULT_RUN = ("pipeline", "run", "--landing", SWEEP_LANDING, "--layers", "bronze,silver")
+# tests run Bronze from it and strike after its first table is committed, with eight tables
+# and the layer's commit still to write (Silver and Gold would add only time: their writes
+# are Delta commits like Bronze's).
+SWEEP_LANDING = "s3a://lakelab/sweep/landing/records-10000"
+FAULT_RUN = ("pipeline", "run", "--landing", SWEEP_LANDING, "--layers", "bronze")
+# Bronze prints "ingesting" as it starts each table and appends the table before it starts
+# the next; its per-table result lines come only at the layer's commit, the run's end here.
+# So the second "ingesting" line means: the first table is appended, the layer is mid-way.
+INGESTING = r"^bronze\s+\w+\s*: ingesting batches "
 
 
 def _json(url: str) -> Any:
@@ -80,6 +86,10 @@ class Job:
     def saw(self, pattern: str) -> bool:
         return any(re.search(pattern, line) for line in self.stdout)
 
+    def mid_bronze(self) -> bool:
+        """The first Bronze table is appended and the layer has not committed."""
+        return sum(1 for line in self.stdout if re.search(INGESTING, line)) >= 2
+
     def wait(self, timeout_s: float) -> int:
         code = self.process.wait(timeout=timeout_s)
         time.sleep(0.5)  # let the readers drain
@@ -94,6 +104,7 @@ def test_every_service_is_healthy_and_two_workers_registered(compose_lab: Compos
         "minio": "healthy",
         "minio-init": "completed",
         "prometheus": "healthy",
+        "alertmanager": "healthy",
         "spark-connect": "healthy",
         "spark-master": "healthy",
         "spark-worker-1": "healthy",
@@ -155,7 +166,7 @@ def test_the_documented_sweep_runs_inside_the_lab(compose_lab: ComposeLab) -> No
         compose_lab.env["LAKELAB_S3_ACCESS_KEY"],
         compose_lab.env["LAKELAB_S3_SECRET_KEY"],
     )
-    keys = s3.list_keys(endpoint, "lakelab", "sweep/landing/records-100000/")
+    keys = s3.list_keys(endpoint, "lakelab", "sweep/landing/records-10000/")
     assert any(key.endswith("_SUCCESS") or key.endswith(".json") for key in keys), keys[:5]
     # (S3A leaves an empty folder's marker object, a key ending in "/")
     assert [
@@ -208,7 +219,7 @@ def test_a_worker_killed_mid_job_does_not_fail_the_job(compose_lab: ComposeLab) 
     warehouse = "s3a://lakelab/tests/worker-killed"
     job = Job(compose_lab, *FAULT_RUN, "--warehouse", warehouse)
     worker_2 = f"http://127.0.0.1:{TEST_PORTS['spark_worker_ui'] + 1}/json/"
-    _wait_until(lambda: job.saw(r"silver\s+\w+\s+:"), 600, "the job to reach Silver")
+    _wait_until(job.mid_bronze, 600, "the job's second Bronze table")
     _wait_until(lambda: _json(worker_2)["executors"], 120, "an executor on spark-worker-2")
     killed = subprocess.run(["docker", "kill", compose_lab.container("spark-worker-2")], check=False)
     assert killed.returncode == 0
@@ -226,7 +237,7 @@ def test_minio_stopped_mid_write_fails_in_one_line_without_a_partial_commit(
 ) -> None:
     warehouse = "s3a://lakelab/tests/minio-stopped"
     job = Job(compose_lab, *FAULT_RUN, "--warehouse", warehouse)
-    _wait_until(lambda: job.saw(r"silver\s+\w+\s+:"), 600, "the job to reach Silver")
+    _wait_until(job.mid_bronze, 600, "the job's second Bronze table")
     stopped = compose_lab.compose("kill", "minio")
     assert stopped.returncode == 0, stopped.stderr
     try:
