@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 from typing import TYPE_CHECKING, Any
 
+from lakelab.counts import parse_count
 from lakelab.errors import UserError
 
 if TYPE_CHECKING:
     from datagen.generate import GenerationSummary
     from datagen.plan import DatasetPlan
 
-_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
-_RECORDS = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9]+)?)\s*([kmb]?)\s*$", re.IGNORECASE)
-
 
 def parse_records(text: str) -> int:
-    """`100k`, `1M`, `10M`, `1_000_000` -> an int > 0; anything else is a UserError."""
-    match = _RECORDS.match(text)
-    if not match:
-        raise UserError(f"--records: {text!r} is not a count (use e.g. 100k, 1M, 10M or 1_000_000)")
-    number, suffix = match.groups()
-    value = int(float(number.replace("_", "")) * _SUFFIXES[suffix.lower()])
-    if value <= 0:
-        raise UserError(f"--records: {text!r} must be more than zero")
-    return value
+    """`--records`: see `lakelab.counts.parse_count`."""
+    return parse_count(text, "--records")
 
 
 def parse_date(option: str, text: str) -> dt.date:

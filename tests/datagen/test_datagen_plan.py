@@ -4,32 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from datagen.cli import parse_records
 from datagen.config import DatagenConfig
 from datagen.plan import TABLE_KINDS, DirtyPositions, plan_dataset, split_records
-from lakelab.errors import UserError
 from lakelab.sources import SOURCE_TABLES, DirtyKind
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("100k", 100_000),
-        ("1M", 1_000_000),
-        ("10m", 10_000_000),
-        ("1_000_000", 1_000_000),
-        ("2.5k", 2_500),
-        ("7", 7),
-    ],
-)
-def test_parse_records_accepts_suffixes(text: str, expected: int) -> None:
-    assert parse_records(text) == expected
-
-
-@pytest.mark.parametrize("text", ["0", "-5", "abc", "1.5x", "", "0k"])
-def test_parse_records_rejects_bad_counts(text: str) -> None:
-    with pytest.raises(UserError, match="--records"):
-        parse_records(text)
 
 
 @pytest.mark.parametrize("records", [1_000, 2_000, 1_000_000, 100_000_000])
