@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.results import Sweep, load_sweeps
+from harness.results import Sweep, load_sweeps, ran_points
 from harness.stats import CONFIDENCE, FASTER, SLOWER, RatioEstimate, format_estimate, ratio_of_medians
 from lakelab.errors import UserError
 
@@ -103,13 +103,13 @@ def _settings_key(scale: int, settings: Any) -> tuple[int, tuple[tuple[str, str]
 
 
 def point_timings(sweep: Sweep) -> dict[tuple[int, tuple[tuple[str, str], ...]], PointTimings]:
-    """Every point at every scale of `sweep`, in grid order, with its successful repeats' seconds."""
+    """Every point `sweep` ran at each scale (for a halving ladder, each rung's points at its
+    scale only), in grid order, with its successful repeats' seconds."""
     payload = sweep.summary["payload"]
+    settings = {str(point["point"]): point["settings"] for point in payload["points"]}
     timings: dict[tuple[int, tuple[tuple[str, str], ...]], PointTimings] = {}
-    for scale in payload["scales"]:
-        for point in payload["points"]:
-            key = _settings_key(int(scale), point["settings"])
-            timings[key] = PointTimings(int(scale), str(point["point"]), [], {})
+    for scale, label in ran_points(payload):
+        timings[_settings_key(scale, settings[label])] = PointTimings(scale, label, [], {})
     for run in sweep.runs:
         run_payload = run["payload"]
         if run_payload["status"] != "ok":

@@ -237,3 +237,44 @@ def test_the_handler_runs_without_the_cli(tmp_path: Path, make_sweep: SweepBuild
     assert run_compare_command(config, args) == 0
     with pytest.raises(UserError, match="OLD 'sweep-b'"):
         run_compare_command(config, argparse.Namespace(**{**vars(args), "old": "sweep-b"}))
+
+
+def ladder_of(results: Path, sweep_id: str, rungs: list[tuple[int, list[str]]]) -> None:
+    """Make `sweep_id` a halving ladder: each rung runs only its points at its scale; the run
+    records of every other (scale, point) are removed, as a ladder never ran them."""
+    kept = {(scale, point) for scale, points in rungs for point in points}
+    removed = set()
+    for path in results.glob("*.json"):
+        record = json.loads(path.read_text())
+        payload = record["payload"]
+        if "status" in payload and (int(payload["scale"]), payload["point"]) not in kept:
+            removed.add(record["record_id"])
+            path.unlink()
+    for path in results.glob("sweep_summary-*.json"):
+        record = json.loads(path.read_text())
+        payload = record["payload"]
+        payload["run_record_ids"] = [i for i in payload["run_record_ids"] if i not in removed]
+        payload["ladder"] = {
+            "rungs": [{"scale": scale, "points": [{"point": p} for p in points]} for scale, points in rungs]
+        }
+        path.write_text(json.dumps(record))
+
+
+def test_a_halving_sweep_compares_only_the_points_each_rung_ran(
+    tmp_path: Path, make_sweep: SweepBuilder
+) -> None:
+    points = {"shuffle.partitions=2": (TWO, OLD_SECONDS), "shuffle.partitions=8": (EIGHT, HALF_SECONDS)}
+    rungs = [(1_000, ["shuffle.partitions=2", "shuffle.partitions=8"]), (10_000, ["shuffle.partitions=2"])]
+    for side in ("old", "new"):
+        make_sweep(tmp_path / side, points, sweep_id=f"sweep-{side}", scales=(1_000, 10_000))
+        ladder_of(tmp_path / side, f"sweep-{side}", rungs)
+    (old,) = load_sweeps(tmp_path / "old")
+    (new,) = load_sweeps(tmp_path / "new")
+    rows = [row for row in compare_sweeps(old, new) if row.is_total]
+    # The unpromoted point at 10,000 records is no row with no repeats: it was never run.
+    assert [(row.scale, row.point) for row in rows] == [
+        (1_000, "shuffle.partitions=2"),
+        (1_000, "shuffle.partitions=8"),
+        (10_000, "shuffle.partitions=2"),
+    ]
+    assert rows[2].old_median == rows[2].new_median == pytest.approx(101.0)
