@@ -71,6 +71,7 @@ MEM_CONNECT = "LAKELAB_MEM_CONNECT"
 MEM_JOB = "LAKELAB_MEM_JOB"
 MEM_PROMETHEUS = "LAKELAB_MEM_PROMETHEUS"
 MEM_GRAFANA = "LAKELAB_MEM_GRAFANA"
+MEM_ALERTMANAGER = "LAKELAB_MEM_ALERTMANAGER"
 WORKER_MEMORY = "LAKELAB_WORKER_MEMORY"
 WORKER_CORES = "LAKELAB_WORKER_CORES"
 EXTRA_CA_CERTS = "LAKELAB_EXTRA_CA_CERTS"
@@ -85,7 +86,10 @@ FIXED_LIMITS = {
     MEM_MINIO: 1 * GIB,
     MEM_MASTER: 1 * GIB,
     MEM_CONNECT: 1536 * MIB,
-    MEM_PROMETHEUS: 1 * GIB,
+    # Prometheus and Alertmanager share the 1 GiB Prometheus alone had before Alertmanager
+    # joined the lab, so a 16 GiB host still fits two workers that hold a 1g executor.
+    MEM_PROMETHEUS: 768 * MIB,
+    MEM_ALERTMANAGER: 256 * MIB,
     MEM_GRAFANA: 512 * MIB,
 }
 # The job container holds the driver's heap plus its off-heap, metaspace and Python.
@@ -236,7 +240,7 @@ def _memory_env(config: LakelabConfig, environ: Mapping[str, str], host_memory_b
         return env
 
     workers = config.cluster.workers
-    in_budget = [MEM_MINIO, MEM_MASTER, MEM_CONNECT, MEM_PROMETHEUS, MEM_JOB]
+    in_budget = [MEM_MINIO, MEM_MASTER, MEM_CONNECT, MEM_PROMETHEUS, MEM_ALERTMANAGER, MEM_JOB]
     if grafana_enabled(environ):
         in_budget.append(MEM_GRAFANA)
     fixed = sum(limits[variable] for variable in in_budget)
@@ -307,7 +311,15 @@ def lab_memory_counts(env: Mapping[str, str]) -> dict[str, int]:
     """Each container limit variable of the running lab and a job, and how many containers use it."""
     workers = sum(1 for name in env if re.fullmatch(WORKER_UI_VARIABLE.format(n=r"\d+"), name))
     workers = workers or COMPOSE_WORKERS
-    counts = {MEM_MINIO: 1, MEM_MASTER: 1, MEM_WORKER: workers, MEM_CONNECT: 1, MEM_PROMETHEUS: 1, MEM_JOB: 1}
+    counts = {
+        MEM_MINIO: 1,
+        MEM_MASTER: 1,
+        MEM_WORKER: workers,
+        MEM_CONNECT: 1,
+        MEM_PROMETHEUS: 1,
+        MEM_ALERTMANAGER: 1,
+        MEM_JOB: 1,
+    }
     if grafana_enabled(env):
         counts[MEM_GRAFANA] = 1
     return counts

@@ -114,13 +114,14 @@ def test_a_port_variable_that_disagrees_with_lakelab_toml_is_refused() -> None:
 
 
 def test_memory_on_a_24_gib_host() -> None:
-    # 18 GiB budget; 7.5 GiB fixed (1g + 1g + 1536m + 1g + a 3g job for the job config's
+    # 18 GiB budget; 7.5 GiB fixed (1g + 1g + 1536m + 768m + 256m + a 3g job for the job config's
     # 2g driver); 10.5 GiB left for two workers, each offering executors all but 768m.
     assert _memory(compose_env(_config(), {}, 24 * GIB)) == {
         "LAKELAB_MEM_MINIO": "1g",
         "LAKELAB_MEM_MASTER": "1g",
         "LAKELAB_MEM_CONNECT": "1536m",
-        "LAKELAB_MEM_PROMETHEUS": "1g",
+        "LAKELAB_MEM_PROMETHEUS": "768m",
+        "LAKELAB_MEM_ALERTMANAGER": "256m",
         "LAKELAB_MEM_GRAFANA": "512m",
         "LAKELAB_MEM_JOB": "3g",
         "LAKELAB_MEM_WORKER": "5376m",
@@ -173,8 +174,13 @@ def test_user_set_sizes_are_kept_on_an_8_gib_host() -> None:
         "LAKELAB_MEM_WORKER": "1792m",
     }
     env = compose_env(_config(), environ, 8 * GIB)
-    assert _memory(env) == {**environ, "LAKELAB_MEM_GRAFANA": "512m", "LAKELAB_WORKER_MEMORY": "1g"}
-    check_memory(env, 8 * GIB, "512m")  # 7.5 GiB of limits fit 8 GiB; a 512m executor fits 1g
+    assert _memory(env) == {
+        **environ,
+        "LAKELAB_MEM_ALERTMANAGER": "256m",
+        "LAKELAB_MEM_GRAFANA": "512m",
+        "LAKELAB_WORKER_MEMORY": "1g",
+    }
+    check_memory(env, 8 * GIB, "512m")  # 7.75 GiB of limits fit 8 GiB; a 512m executor fits 1g
 
 
 def test_setting_one_worker_size_derives_the_other() -> None:
