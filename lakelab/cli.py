@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from datagen import cli as datagen_cli
     from harness import cli as harness_cli
     from lakelab import doctor, setup_cmd
+    from pipeline import catalog_live
     from pipeline import cli as pipeline_cli
 
     parser = OneLineParser(
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(commands)
     datagen_cli.register(commands)
     pipeline_cli.register(commands)
+    catalog_live.register(commands)
     harness_cli.register(commands)
     cluster_cli.register(commands)
     return parser
