@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 ORDERS = contract("silver.orders")
-RUN_LOG = contract("ops.run_log")
 ACCOUNTS = contract("bronze.crm_account")
 DAILY_REVENUE = contract("gold.daily_revenue")
 
@@ -43,14 +42,13 @@ def _args(warehouse: str | Path, check: bool = False, output: Path | None = None
 
 @pytest.fixture(scope="module")
 def warehouse(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """silver.orders (by date, two appends, OPTIMIZE ZORDER BY), ops.run_log, an evolved Bronze table."""
+    """silver.orders (by date, two appends, OPTIMIZE ZORDER BY) and an evolved Bronze table."""
     from delta.tables import DeltaTable
 
     root = str(tmp_path_factory.mktemp("catalog") / "warehouse")
     orders = _append(spark, ORDERS, root, 3, dt="DATE'2026-01-02'", customer_id="id")
     _append(spark, ORDERS, root, 2, dt="DATE'2026-01-02'", customer_id="id + 10")
     DeltaTable.forPath(spark, orders).optimize().executeZOrderBy("customer_id")
-    _append(spark, RUN_LOG, root, 2, run_id="'run-1'")
     accounts = _append(spark, ACCOUNTS, root, 4)
     # Bronze takes a column the source added as text: the contract at work, not drift.
     spark.sql(f"ALTER TABLE delta.`{accounts}` ADD COLUMNS (Rating string)")
@@ -63,7 +61,7 @@ def live(spark: SparkSession, warehouse: str) -> LiveCatalog:
 
 
 def test_facts_are_read_from_the_delta_log(live: LiveCatalog) -> None:
-    assert [t.qualified_name for t in live.tables] == ["bronze.crm_account", "silver.orders", "ops.run_log"]
+    assert [t.qualified_name for t in live.tables] == ["bronze.crm_account", "silver.orders"]
     orders = live.facts("silver.orders")
     assert orders is not None
     assert (orders.rows, orders.files, orders.version) == (5, 1, 2)  # two appends, OPTIMIZE
@@ -73,17 +71,10 @@ def test_facts_are_read_from_the_delta_log(live: LiveCatalog) -> None:
     assert 0 < orders.size_bytes < orders.disk_bytes  # the two pre-OPTIMIZE files and the log are still there
     assert abs((datetime.now(UTC) - orders.last_operation_at).total_seconds()) < 600
     assert orders.columns == tuple((c.name, c.type) for c in ORDERS.columns)
-    run_log = live.facts("ops.run_log")
-    assert run_log is not None
-    assert (run_log.rows, run_log.files, run_log.last_operation, run_log.zorder_columns) == (
-        2,
-        1,
-        "WRITE",
-        (),
-    )
-    assert run_log.partition_columns == ()
     accounts = live.facts("bronze.crm_account")
     assert accounts is not None and accounts.columns[-1] == ("Rating", "string")
+    assert (accounts.rows, accounts.files, accounts.version, accounts.zorder_columns) == (4, 1, 1, ())
+    assert accounts.partition_columns == ()
     assert accounts.last_operation == "ADD COLUMNS"
     assert live.drifts == ()
 
@@ -91,7 +82,7 @@ def test_facts_are_read_from_the_delta_log(live: LiveCatalog) -> None:
 def test_the_rendering_carries_the_live_facts(live: LiveCatalog, warehouse: str) -> None:
     markdown = render_catalog(live)
     assert markdown.startswith(f"# Data catalog of `{warehouse}`\n")
-    assert "3 of 27 contract tables built, 0 drifts from the contracts" in markdown
+    assert "2 of 27 contract tables built, 0 drifts from the contracts" in markdown
     orders = markdown.split("### `silver.orders`")[1].split("###")[0]
     assert "**Live:** 5 rows; 1 file of " in orders
     assert "partitioned by `dt`; Z-order: `customer_id`; version 2, last operation OPTIMIZE at " in orders
@@ -109,8 +100,8 @@ def test_check_passes_and_output_is_written(
     assert (
         run(pipeline_config(partition_facts_by_date=True), _args(warehouse, check=True, output=output)) == 0
     )
-    assert capsys.readouterr().out == f"3 of 27 contract tables built under {warehouse}: no drift\n"
-    assert "**Live:** 2 rows; 1 file of " in output.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == f"2 of 27 contract tables built under {warehouse}: no drift\n"
+    assert "**Live:** 4 rows; 1 file of " in output.read_text(encoding="utf-8")
 
 
 def test_partitioning_unlike_the_config_is_drift(live: LiveCatalog) -> None:
