@@ -52,3 +52,6 @@ class PipelineConfig(StrictModel):
     # log); a second table in flight uses the core that would idle. Results do not depend on
     # it: a table waits for the tables of its layer it reads (`pipeline.parallel`).
     parallel_tables: int = Field(default=2, ge=1, le=16)
+    # An OpenLineage event per table written, appended to `<warehouse>/_ops/lineage/<run id>.jsonl`
+    # (docs/lineage.md). A JSON line per table, written by the driver: no Spark work.
+    lineage: bool = True

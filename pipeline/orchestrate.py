@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cluster.failures import environment_failure
 from lakelab.sources import SOURCE_TABLES, SourceTable
-from pipeline import gold, io, parallel
+from pipeline import gold, io, lineage, parallel
 from pipeline.bronze import (
     BronzeParams,
     addable_columns,
@@ -132,6 +132,8 @@ class _Run:
     # date by `_write_run_log` (each read of a table just appended to costs Delta a state
     # reconstruction).
     finished: dict[tuple[str, str], int] | None = None
+    # Writes an OpenLineage event per table the run log records (`[pipeline] lineage`).
+    lineage_writer: lineage.LineageWriter | None = None
 
     def ensure(self, table: TableContract, extra_columns: Sequence[str] = ()) -> str:
         return io.ensure_table(self.spark, table, self.warehouse, self.config, extra_columns)
@@ -201,6 +203,9 @@ def execute(
         run_id=f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}",
         started_at=now,
     )
+    if config.pipeline.lineage:
+        folder = lineage.lineage_folder(run.warehouse, config.paths.reports)
+        run.lineage_writer = lineage.LineageWriter(folder, run.run_id, run.warehouse, run.landing)
     progress(f"run {run.run_id}: layers {', '.join(layers)}; landing {landing}; warehouse {warehouse}")
     layer_seconds: dict[str, float] = {}
     for name, layer in (("bronze", _bronze_layer), ("silver", _silver_layer), ("gold", _gold_layer)):
@@ -284,6 +289,12 @@ def _write_run_log(run: _Run, stages: Sequence[tuple[StageResult, bool | None]])
     for stage, _ in stages:
         run.stages.append(stage)
         run.progress(_stage_line(stage))
+    if run.lineage_writer is not None:
+        run.lineage_writer.emit(
+            lineage.WrittenTable(s.layer, s.table, s.rows_out, s.batch_from, s.batch_to)
+            for s, _ in stages
+            if s.table != COMMIT_STAGE
+        )
 
 
 def _write_rule_results(run: _Run, layer: str, work: Sequence[_TableWork]) -> None:
