@@ -12,7 +12,7 @@ JARS_STAMP := $(VENV)/.jars-resolved
 # longest, first), not xdist's default of the most tests first.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test setup lint typecheck unit services hostile clean help
+.PHONY: demo test setup lint typecheck unit services hostile notebooks notebooks-check clean help
 
 help:
 	@echo "make demo   - set up, then run the main job on local Spark (report under reports/)"
@@ -57,6 +57,16 @@ test: setup lint typecheck services
 # `make test` runs tests/hostile with its short `ci` profile (two landings, fixed seed).
 hostile: setup
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest tests/hostile
+
+# The analysts' notebooks on the demo's warehouse (LAKELAB_WAREHOUSE=... for another): `notebooks`
+# executes notebooks/NN_*.py and rewrites each paired .ipynb with the outputs; `notebooks-check`
+# executes them again and fails if the committed outputs differ beyond volatile fields
+# (notebooks/README.md). Both need Gold: `make demo` builds it.
+notebooks: setup
+	$(BIN)/python -m lakelab.notebooks run
+
+notebooks-check: setup
+	$(BIN)/python -m lakelab.notebooks check
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache data .state
