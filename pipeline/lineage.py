@@ -346,27 +346,42 @@ class LineageWriter:
         self.warehouse_namespace = dataset_namespace(warehouse)
         self.landing_namespace = dataset_namespace(landing)
         self._client: OpenLineageClient | None = None
+        # Why events could not be written, once that happened (then `emit` writes no more).
+        self.error: str | None = None
 
     def emit(self, written: Iterable[WrittenTable]) -> int:
-        """Write one event per table; return how many were written."""
+        """Write one event per table; return how many were written.
+
+        A file that cannot be written sets `error` instead of raising: the tables are
+        committed by then, and their lineage is a record of them, not part of them.
+        """
         import datetime as dt
 
         from openlineage.client.client import OpenLineageClient
         from openlineage.client.transport.file import FileConfig, FileTransport
 
-        if self._client is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            transport = FileTransport(FileConfig(log_file_path=str(self.path), append=True))
-            self._client = OpenLineageClient(transport=transport)
         count = 0
-        for table in written:
-            event_time = dt.datetime.now(dt.UTC).isoformat()
-            self._client.emit(
-                table_event(
-                    table, self.pipeline_run_id, self.warehouse_namespace, self.landing_namespace, event_time
+        if self.error is not None:
+            return count
+        try:
+            if self._client is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                transport = FileTransport(FileConfig(log_file_path=str(self.path), append=True))
+                self._client = OpenLineageClient(transport=transport)
+            for table in written:
+                event_time = dt.datetime.now(dt.UTC).isoformat()
+                self._client.emit(
+                    table_event(
+                        table,
+                        self.pipeline_run_id,
+                        self.warehouse_namespace,
+                        self.landing_namespace,
+                        event_time,
+                    )
                 )
-            )
-            count += 1
+                count += 1
+        except (OSError, RuntimeError) as error:
+            self.error = f"lineage events not written to {self.path}: {error}"
         return count
 
 

@@ -295,6 +295,9 @@ def _write_run_log(run: _Run, stages: Sequence[tuple[StageResult, bool | None]])
             for s, _ in stages
             if s.table != COMMIT_STAGE
         )
+        if run.lineage_writer.error is not None:
+            run.note(run.lineage_writer.error)
+            run.lineage_writer = None
 
 
 def _write_rule_results(run: _Run, layer: str, work: Sequence[_TableWork]) -> None:

@@ -14,8 +14,11 @@ from pipeline.lineage import (
     GOLD_COLUMN_SOURCES,
     GOLD_INPUTS,
     ColumnEdge,
+    LineageWriter,
+    WrittenTable,
     lineage_folder,
     lineage_graph,
+    pipeline_parent_run_id,
     read_events,
     referenced_columns,
     silver_column_lineage,
@@ -64,6 +67,26 @@ def test_gold_column_sources_name_real_columns() -> None:
 def test_events_go_under_the_warehouse_or_the_reports_folder(tmp_path: Path) -> None:
     assert lineage_folder("/data/warehouse/", "reports") == "/data/warehouse/_ops/lineage"
     assert lineage_folder("s3a://lake/warehouse", str(tmp_path)) == str(tmp_path / "lineage")
+
+
+def test_an_unwritable_folder_is_an_error_message_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    writer = LineageWriter(str(tmp_path / "file" / "lineage"), "run-1", str(tmp_path), str(tmp_path))
+    assert writer.emit([WrittenTable("silver", "orders", 1, 0, 0)]) == 0
+    assert writer.error is not None and writer.error.startswith(
+        f"lineage events not written to {tmp_path}/file/lineage/run-1.jsonl: "
+    )
+    assert writer.emit([WrittenTable("silver", "orders", 1, 0, 0)]) == 0  # no second try
+
+
+def test_events_round_trip_through_the_file_transport(tmp_path: Path) -> None:
+    writer = LineageWriter(str(tmp_path), "run-1", "/w", "/l")
+    assert writer.emit([WrittenTable("gold", "rfm_segments", 7, None, 2)]) == 1
+    (event,) = read_events(tmp_path / "run-1.jsonl")
+    assert event["job"] == {"namespace": "lakelab", "name": "lakelab.gold.rfm_segments", "facets": {}}
+    assert event["run"]["facets"]["lakelab"]["batchTo"] == 2
+    assert event["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == 7
+    assert event["run"]["facets"]["parent"]["run"]["runId"] == pipeline_parent_run_id("run-1")
 
 
 @pytest.fixture(scope="module")
