@@ -135,3 +135,48 @@ def test_differences_ignore_only_volatile_fields(text: str, image: str, differs:
     assert bool(found) is differs
     if differs:
         assert found[0].startswith("cell 0 ('print(x)'): outputs differ")
+
+
+def test_column_lineage_is_followed_from_gold_to_the_delivered_columns() -> None:
+    from pipeline.lineage import ColumnEdge
+
+    edges = analysis.column_edges_frame(
+        [
+            ColumnEdge(
+                "silver.orders", "order_total_usd", "gold.daily_revenue", "revenue_usd", "AGGREGATION"
+            ),
+            ColumnEdge(
+                "bronze.snowflake_orders", "ORDER_TOTAL", "silver.orders", "order_total_usd", "TRANSFORMATION"
+            ),
+            ColumnEdge(
+                "bronze.snowflake_orders", "CURRENCY", "silver.orders", "order_total_usd", "TRANSFORMATION"
+            ),
+            ColumnEdge("silver.orders", "dt", "gold.daily_revenue", "dt", "IDENTITY"),
+        ]
+    )
+    traced = analysis.upstream_columns(edges, "gold.daily_revenue", "revenue_usd")
+
+    assert traced[["depth", "source_table", "source_column"]].values.tolist() == [
+        [1, "silver.orders", "order_total_usd"],
+        [2, "bronze.snowflake_orders", "ORDER_TOTAL"],
+        [2, "bronze.snowflake_orders", "CURRENCY"],
+    ]
+    position = analysis.layered_positions(["gold.a", "silver.b", "silver.c", "landing.x.y"])
+    assert position == {
+        "landing.x.y": (0.0, 0.5),
+        "silver.b": (2.0, 0.75),
+        "silver.c": (2.0, 0.25),
+        "gold.a": (3.0, 0.5),
+    }
+
+
+def test_a_warehouse_without_lineage_events_says_how_to_get_them(tmp_path: Path) -> None:
+    from lakelab.config import LakelabConfig
+
+    warehouse = analysis.Warehouse(spark=None, root=str(tmp_path), config=LakelabConfig())  # type: ignore[arg-type]
+    with pytest.raises(analysis.LineageNotCapturedError) as raised:
+        analysis.lineage_events(warehouse)
+    assert str(raised.value) == (
+        f"{tmp_path}/_ops/lineage holds no lineage events: the tables were built without them; "
+        "rebuild the warehouse with `make demo` (`[pipeline] lineage` on, the default)"
+    )

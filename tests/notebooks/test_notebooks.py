@@ -97,9 +97,10 @@ def executed(notebook_env: dict[str, str]) -> dict[str, NotebookNode | Exception
 
 
 def test_every_notebook_is_committed_with_its_outputs() -> None:
-    assert [s.name for s in SOURCES][:2] == [
+    assert [s.name for s in SOURCES] == [
         "04_revenue_attribution_crm_snowflake.py",
         "05_customer_segmentation_analysis.py",
+        "06_data_lineage_exploration.py",
     ]
     for source in SOURCES:
         assert notebooks.sources_in_sync(source) == [], "run `make notebooks`"
