@@ -288,8 +288,8 @@ def test_lab_ports_expand_the_worker_uis(tmp_path: Path) -> None:
     ports = doctor.lab_ports(config_with(tmp_path, cluster={"workers": 3}).cluster)
     assert "spark_worker_ui" not in ports
     assert [ports[f"spark_worker_ui+{index}"] for index in range(3)] == [8081, 8082, 8083]
-    assert ports["minio"] == 9000
-    assert len(ports) == 13
+    assert ports["minio"] == 9000 and ports["alertmanager"] == 9093
+    assert len(ports) == 14
 
 
 def test_a_listening_port_is_reported_in_use_with_the_service_it_belongs_to(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pipeline_landing as pl
 import pytest
@@ -147,7 +147,7 @@ _KILLED_RUN = textwrap.dedent(
     from lakelab.spark import get_session
     from pipeline.run import run_pipeline
 
-    config = parse_config(TEST_SPARK_CONFIG)
+    config = parse_config({{**TEST_SPARK_CONFIG, "pipeline": {pipeline!r}}})
     spark = get_session(config)
     run_pipeline(spark, config, {landing!r}, {warehouse!r}, progress=lambda line: print(line, flush=True))
     print("FINISHED", flush=True)
@@ -155,10 +155,18 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
-def _run_and_kill(landing: Path, warehouse: str, kill_at: Callable[[str], bool], pause: float = 0.0) -> str:
-    """Run every layer in a child process and SIGKILL it, JVM included, `pause` seconds after
-    the first progress line `kill_at` accepts; return that line."""
-    script = _KILLED_RUN.format(tests=str(REPO / "tests"), landing=str(landing), warehouse=warehouse)
+def _run_and_kill(
+    landing: Path,
+    warehouse: str,
+    kill_at: Callable[[str], bool],
+    pause: float = 0.0,
+    pipeline: dict[str, Any] | None = None,
+) -> str:
+    """Run every layer in a child process, with these `[pipeline]` settings, and SIGKILL it,
+    JVM included, `pause` seconds after the first progress line `kill_at` accepts; return that line."""
+    script = _KILLED_RUN.format(
+        tests=str(REPO / "tests"), landing=str(landing), warehouse=warehouse, pipeline=dict(pipeline or {})
+    )
     # Its own process group, so the JVM child dies with it.
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -222,9 +230,15 @@ def test_run_killed_after_a_new_bronze_table_was_appended_to_then_rerun_adds_no_
     # the re-run's read of the batches the table holds keeps them from being added again.
     warehouse = str(tmp_path / "warehouse")
     account = bronze_for(source_table("crm.account"))
-    # Bronze works table by table, crm_account first: when crm_contact starts, crm_account's
-    # append has committed, and the run log comes only after the last table.
-    _run_and_kill(incremental_runs.landing, warehouse, lambda line: line.startswith("bronze crm_contact "))
+    # One table at a time, crm_account first: when crm_contact starts, crm_account's append
+    # has committed, and the run log comes only after the last table. (Two at a time, the two
+    # start together and crm_account may not have committed yet.)
+    _run_and_kill(
+        incremental_runs.landing,
+        warehouse,
+        lambda line: line.startswith("bronze crm_contact "),
+        pipeline={"parallel_tables": 1},
+    )
     assert not io.is_delta_table(spark, RUN_LOG.path(warehouse))
     held = io.read_table(spark, account.path(warehouse)).select(BATCH_ID).distinct().collect()
     assert sorted(r[0] for r in held) == [0, 1]
