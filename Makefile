@@ -19,6 +19,8 @@ help:
 	@echo "make test   - set up, then ruff, mypy and pytest"
 	@echo "make setup  - virtual environment, Python dependencies, Delta and S3A jars"
 	@echo "make hostile - the hostile-input suite's long profile: 25 drawn landings, shrunk on failure"
+	@echo "make notebooks - re-execute notebooks/ on the demo warehouse and rewrite their .ipynb"
+	@echo "make notebooks-check - the committed notebook outputs equal a fresh run's"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "lakelab needs Python 3.11, found " + sys.version.split()[0]' \
