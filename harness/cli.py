@@ -1,4 +1,4 @@
-"""Subcommands of the `harness` package: `sweep`, `report`, `compare`, `demo`.
+"""Subcommands of the `harness` package: `sweep`, `scale`, `report`, `compare`, `demo`.
 
 Only argparse here; each handler imports its module when it runs, so `lakelab --help`
 never loads pyspark, pandas or matplotlib.
@@ -28,6 +28,12 @@ def _compare(config: Any, args: argparse.Namespace) -> int:
     return run_compare_command(config, args)
 
 
+def _scale(config: Any, args: argparse.Namespace) -> int:
+    from harness.commands import run_scale_command
+
+    return run_scale_command(config, args)
+
+
 def _demo(config: Any, args: argparse.Namespace) -> int:
     from harness.commands import run_demo_command
 
@@ -45,7 +51,7 @@ def _add_exporter(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add `sweep`, `report`, `compare` and `demo` to the command tree."""
+    """Add `sweep`, `scale`, `report`, `compare` and `demo` to the command tree."""
     sweep = commands.add_parser(
         "sweep",
         help="run the configured sweep: scales x settings x repeats, one result record per run",
@@ -117,6 +123,30 @@ def register(commands: Any) -> None:
     )
     _add_exporter(sweep)
     sweep.set_defaults(handler=_sweep)
+
+    scale = commands.add_parser(
+        "scale",
+        help="the pipeline at each scale, configured settings: how its time grows, fitted and predicted",
+        description="Run the pipeline at each of --records (landings generated once per scale and "
+        "seed, then reused), --repeats times each, as a one-point sweep: records, report and "
+        "--resume as for `lakelab sweep`. The report's 'Growth with the data' fits each layer's "
+        "seconds as c x records^b with a 95%% interval for b, and predicts each scale from the "
+        "smaller ones beside the measurement.",
+    )
+    scale.add_argument(
+        "--records", required=True, metavar="N,N[,N...]", help="two or more scales, e.g. 1M,10M,100M"
+    )
+    scale.add_argument("--repeats", type=int, metavar="N", help="runs per scale (default: sweep.repeats, 2)")
+    scale.add_argument(
+        "--warmup", type=int, metavar="N", help="unrecorded runs first (default: sweep.warmup, 1)"
+    )
+    scale.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop a run past SECONDS (failed)")
+    scale.add_argument("--landing-root", metavar="DIR", help="as for `lakelab sweep`")
+    scale.add_argument("--work-dir", metavar="DIR", help="as for `lakelab sweep`")
+    scale.add_argument("--results", metavar="DIR", help="where records go (default: paths.results)")
+    scale.add_argument("--no-report", action="store_true", help="do not render the report afterwards")
+    _add_exporter(scale)
+    scale.set_defaults(handler=_scale)
 
     report = commands.add_parser(
         "report",

@@ -227,6 +227,78 @@ def run_sweep_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     return 1 if summary.failed_runs else 0
 
 
+SCALE_AXIS = "pipeline.parallel_tables"
+"""The one-value grid axis `lakelab scale` runs with: the configured value, so every run is the baseline."""
+
+
+def scale_sweep_args(config: LakelabConfig, args: argparse.Namespace) -> argparse.Namespace:
+    """`lakelab scale`'s options as the `lakelab sweep` it runs: the given scales, one point.
+
+    Raises:
+        UserError: fewer than two scales (nothing to fit), or a malformed count.
+    """
+    scales = [parse_count(part, "--records") for part in args.records.split(",") if part.strip()]
+    if len(set(scales)) < 2:
+        raise UserError(f"--records {args.records}: needs two or more different scales, e.g. 1M,10M")
+    return argparse.Namespace(
+        config=getattr(args, "config", None),
+        scales=",".join(str(scale) for scale in sorted(set(scales))),
+        repeats=args.repeats,
+        grid=[f"{SCALE_AXIS}={config.pipeline.parallel_tables}"],
+        warmup=args.warmup,
+        time_limit=args.time_limit,
+        layers=None,
+        workload="pipeline",
+        strategy="grid",
+        sample=None,
+        budget=None,
+        landing_root=args.landing_root,
+        work_dir=args.work_dir,
+        results=args.results,
+        no_report=args.no_report,
+        resume=None,
+        exporter_port=args.exporter_port,
+    )
+
+
+def growth_lines(sweep: Any) -> list[str]:
+    """The console's summary of a sweep's growth: an exponent per stage, then each prediction."""
+    from harness.scaling import fits, predictions, stage_points
+    from harness.search import count_text
+
+    points = stage_points(r["payload"] for r in sweep.runs if r["payload"].get("is_baseline"))
+    lines = []
+    for fit in fits(points):
+        interval = "" if fit.interval is None else f" (95% {fit.interval[0]:.2f} to {fit.interval[1]:.2f})"
+        lines.append(f"growth {fit.stage:<6}: seconds ~ records^{fit.exponent:.2f}{interval}")
+    for p in predictions(points):
+        lines.append(
+            f"predicted {p.stage:<6} at {count_text(p.scale)}: {p.predicted_s:.1f} s from "
+            f"{', '.join(count_text(s) for s in p.from_scales)}; measured {p.measured_s:.1f} s "
+            f"({p.ratio:.2f}x)"
+        )
+    return lines
+
+
+def run_scale_command(config: LakelabConfig, args: argparse.Namespace) -> int:
+    """`lakelab scale`: the pipeline at each scale with the configured settings, then how it grew.
+
+    It is a sweep of one point (records, report and `--resume` as for `lakelab sweep`); the
+    report's *Growth with the data* section holds the fits, the console a summary of them.
+    """
+    from harness.results import load_sweeps
+
+    sweep_args = scale_sweep_args(config, args)
+    code = run_sweep_command(config, sweep_args)
+    if code == 130:
+        return code
+    results = sweep_args.results or config.paths.results
+    sweep = max(load_sweeps(results), key=lambda s: str(s.summary["created_at"]))
+    for line in growth_lines(sweep):
+        print(line, flush=True)
+    return code
+
+
 def _render(
     config: LakelabConfig,
     results: str,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.costs import PriceFile, load_prices, run_cost
 from harness.results import CostAssumptions, PointStats, Sweep, point_stats
+from harness.scaling import CONFIDENCE, STAGES, Points, PowerFit, Prediction, fits, predictions, stage_points
 from harness.search import STOP_BUDGET, count_text
 from harness.stats import format_estimate
 from lakelab.records import short_key
@@ -26,6 +27,7 @@ LAYER_COLORS = {
     "silver": "#9ea7b3",
     "gold": "#d4a017",
     "aggregate": "#4c72b0",
+    "run": "#333333",
 }
 BASELINE_COLOR = "#4c72b0"
 OTHER_COLOR = "#8fb3de"
@@ -197,6 +199,120 @@ def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path | None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     return _save(figure, path)
+
+
+def plot_growth(
+    points: Points, fitted: Sequence[PowerFit], predicted: Sequence[Prediction], path: Path
+) -> Path:
+    """Seconds against records on log-log axes per stage: the runs, each stage's fit as a line
+    (its exponent in the legend), and each prediction from smaller scales as a hollow marker."""
+    figure = _figure()
+    ax = figure.subplots()
+    by_stage = {fit.stage: fit for fit in fitted}
+    scales = sorted({records for runs in points.values() for records, _ in runs})
+    for stage in STAGES:
+        runs = points.get(stage)
+        fit = by_stage.get(stage)
+        if not runs or fit is None:
+            continue
+        color = LAYER_COLORS[stage]
+        ax.scatter([r for r, _ in runs], [s for _, s in runs], color=color, s=18, zorder=3)
+        line = [min(scales), max(scales)]
+        ax.plot(line, [fit.predict(r) for r in line], color=color, label=f"{stage}: b = {fit.exponent:.2f}")
+        guesses = [p for p in predicted if p.stage == stage]
+        ax.scatter(
+            [p.scale for p in guesses],
+            [p.predicted_s for p in guesses],
+            facecolors="none",
+            edgecolors=color,
+            s=70,
+            marker="D",
+            zorder=4,
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(scales, [count_text(scale) for scale in scales])
+    ax.minorticks_off()
+    ax.set_xlabel("records in the data set (log scale)")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    # Ticks at 1, 2 and 5 of each decade: runs within one decade would otherwise get none.
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:g}"))
+    ax.set_ylabel("wall seconds (log scale)")
+    ax.set_title(
+        "Seconds against records, baseline runs; lines: fitted seconds = c × records^b; "
+        "hollow diamonds: predicted from the smaller scales",
+        fontsize=8,
+    )
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return _save(figure, path)
+
+
+def _interval(fit: PowerFit) -> str:
+    if fit.interval is None:
+        return "n/a (needs 3+ runs)"
+    return f"{fit.interval[0]:.2f} to {fit.interval[1]:.2f}"
+
+
+def growth_text(sweep: Sweep, out: Path) -> str:
+    """The baseline point's growth exponents and predictions, or why there are none."""
+    points = stage_points(r["payload"] for r in sweep.runs if r["payload"].get("is_baseline"))
+    fitted = fits(points)
+    if not fitted:
+        return (
+            "The baseline ran at one scale only: growth needs two or more (`lakelab scale --records 1M,10M`)."
+        )
+    predicted = predictions(points)
+    image = plot_growth(points, fitted, predicted, out / "img" / "growth.png")
+    lines = [
+        "Each stage's seconds fitted as seconds = c × records^b over the baseline's runs "
+        f"(least squares on logs; {CONFIDENCE:.0%} t-interval of b). b = 1 is linear; below 1, "
+        "fixed costs still weigh; above 1, each record costs more as the data grows.",
+        "",
+        markdown_table(
+            ["stage", "exponent b", f"{CONFIDENCE:.0%} interval", "runs", "scales"],
+            [
+                [
+                    f.stage,
+                    f"{f.exponent:.2f}",
+                    _interval(f),
+                    str(f.runs),
+                    ", ".join(count_text(s) for s in f.scales),
+                ]
+                for f in fitted
+            ],
+        ),
+        "",
+    ]
+    if predicted:
+        lines += [
+            "Each scale predicted from the smaller scales' runs alone, beside its measured median:",
+            "",
+            markdown_table(
+                ["stage", "scale", "predicted from", "predicted s", "measured s", "measured / predicted"],
+                [
+                    [
+                        p.stage,
+                        count_text(p.scale),
+                        ", ".join(count_text(s) for s in p.from_scales),
+                        fmt_seconds(p.predicted_s),
+                        fmt_seconds(p.measured_s),
+                        fmt_ratio(p.ratio),
+                    ]
+                    for p in predicted
+                ],
+            ),
+            "",
+        ]
+    else:
+        lines += [
+            "No prediction: a scale is predicted from two or more smaller ones (three scales or more).",
+            "",
+        ]
+    lines.append(f"![seconds against records, fitted]({image.relative_to(out).as_posix()})")
+    return "\n".join(lines)
 
 
 def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) -> Path:
@@ -706,6 +822,10 @@ def render_report(
         "## Throughput against scale",
         "",
         throughput_text(throughput, out),
+        "",
+        "## Growth with the data",
+        "",
+        growth_text(sweep, out),
         "",
         "## Resources (medians)",
         "",
