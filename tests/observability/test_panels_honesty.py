@@ -314,9 +314,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             # of the put counter (what a rate needs) rather than for a fixed time.
             wait_for(
                 "two scraped samples of MinIO's putobject counter",
-                lambda: lab.query(
-                    'count_over_time(minio_s3_requests_total{api="putobject"}[1m]) >= 2'
-                )["data"]["result"],
+                lambda: lab.query('count_over_time(minio_s3_requests_total{api="putobject"}[1m]) >= 2')[
+                    "data"
+                ]["result"],
                 logs,
                 timeout=60,
             )
