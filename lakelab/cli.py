@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     from datagen import cli as datagen_cli
     from harness import cli as harness_cli
     from lakelab import doctor, setup_cmd
+    from loadtest import cli as loadtest_cli
     from pipeline import catalog_live
     from pipeline import cli as pipeline_cli
 
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_cli.register(commands)
     catalog_live.register(commands)
     harness_cli.register(commands)
+    loadtest_cli.register(commands)
     cluster_cli.register(commands)
     return parser
 

@@ -9,3 +9,13 @@ class UserError(Exception):
     """
 
     exit_code = 2
+
+
+class ServiceUnavailableError(UserError):
+    """A service the command needs (a Spark Connect server, say) does not answer.
+
+    Not the user's typing: the same command works once the service is up, so exit code 1,
+    as for a run that failed, not 2 as for a bad option.
+    """
+
+    exit_code = 1

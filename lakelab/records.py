@@ -101,6 +101,7 @@ class RecordKind(StrEnum):
     MAINTAIN_BENCHMARK = "maintain_benchmark"  # benchmarks/maintain_bench.py
     HARNESS_OVERHEAD_BENCHMARK = "harness_overhead_benchmark"  # benchmarks/harness_overhead.py
     GOLD_ENGINES_BENCHMARK = "gold_engines_benchmark"  # benchmarks/gold_engines.py
+    LOADTEST = "loadtest"  # lakelab loadtest: Locust's figures on the Gold layer
 
 
 def short_key(key: str) -> str:

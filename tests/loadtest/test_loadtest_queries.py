@@ -1,0 +1,82 @@
+"""The dashboard's queries and the filters users draw (pure)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+
+import pytest
+
+from loadtest.queries import (
+    DASHBOARD,
+    Bounds,
+    Filters,
+    bounds_sql,
+    draw_filters,
+    top_customers_by_lifetime_value,
+    weighted_names,
+)
+
+BOUNDS = Bounds(dt.date(2023, 1, 3), dt.date(2025, 12, 29), ("AMER", "APAC", "EMEA"))
+
+
+def test_filters_stay_inside_the_bounds_and_repeat_from_a_seed() -> None:
+    draws = [draw_filters(random.Random(7), BOUNDS) for _ in range(2)]
+    assert draws[0] == draws[1]
+    many = [draw_filters(random.Random(seed), BOUNDS) for seed in range(300)]
+    assert all(BOUNDS.first_day <= f.start <= f.end <= BOUNDS.last_day for f in many)
+    assert all(30 <= (f.end - f.start).days <= 365 for f in many)
+    assert {f.region for f in many} == set(BOUNDS.regions)
+
+
+def test_a_short_history_is_taken_whole() -> None:
+    short = Bounds(dt.date(2024, 5, 1), dt.date(2024, 5, 10), ("EMEA",))
+    assert draw_filters(random.Random(1), short) == Filters("EMEA", short.first_day, short.last_day)
+
+
+@pytest.mark.parametrize(
+    ("bounds", "message"),
+    [
+        (Bounds(dt.date(2024, 1, 1), dt.date(2024, 2, 1), ()), "names no region"),
+        (Bounds(dt.date(2024, 2, 1), dt.date(2024, 1, 1), ("EMEA",)), "last day 2024-01-01 is before"),
+    ],
+)
+def test_bounds_that_allow_no_view_are_refused(bounds: Bounds, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        draw_filters(random.Random(1), bounds)
+
+
+def test_every_query_reads_its_gold_table_with_the_views_filters() -> None:
+    view = Filters("EMEA", dt.date(2024, 3, 15), dt.date(2024, 9, 30))
+    tables = {
+        "revenue_by_source_and_month": "revenue_attribution",
+        "top_customers_by_lifetime_value": "customer_360",
+        "cohort_retention": "cohort_retention",
+        "region_revenue_by_segment": "daily_revenue",
+    }
+    assert set(DASHBOARD) == set(tables)
+    for name, (query, _weight) in DASHBOARD.items():
+        sql = query("/w", view)
+        assert re.findall(r"FROM delta\.`([^`]+)`", sql) == [f"/w/gold/{tables[name]}"], name
+        assert "DATE'2024-09-30'" in sql, name
+        # Month-grained tables start at the first of the view's first month.
+        start = (
+            "DATE'2024-03-01'"
+            if name in ("revenue_by_source_and_month", "cohort_retention")
+            else "DATE'2024-03-15'"
+        )
+        assert start in sql, name
+    regional = {name for name, (query, _w) in DASHBOARD.items() if "region = 'EMEA'" in query("/w", view)}
+    assert regional == {"top_customers_by_lifetime_value", "region_revenue_by_segment"}
+
+
+def test_a_region_with_a_quote_stays_one_literal() -> None:
+    sql = top_customers_by_lifetime_value("/w", Filters("O'Neil\\", dt.date(2024, 1, 1), dt.date(2024, 2, 1)))
+    assert "region = 'O\\'Neil\\\\' AND" in sql
+
+
+def test_weights_decide_how_often_each_query_is_picked() -> None:
+    names = weighted_names()
+    assert {name: names.count(name) for name in DASHBOARD} == {n: w for n, (_q, w) in DASHBOARD.items()}
+    assert bounds_sql("/w").endswith("FROM delta.`/w/gold/daily_revenue`")
