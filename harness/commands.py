@@ -261,6 +261,20 @@ def scale_sweep_args(config: LakelabConfig, args: argparse.Namespace) -> argpars
     )
 
 
+def scale_config(config: LakelabConfig) -> LakelabConfig:
+    """The config `lakelab scale` runs with: every layer, a grid of its one point.
+
+    The configured sweep's strategy, sample, budget and layers are for `lakelab sweep`, and a
+    command line cannot unset them.
+    """
+    from harness.config import ALL_LAYERS
+
+    plain = config.sweep.model_copy(
+        update={"strategy": "grid", "sample": None, "budget_s": None, "layers": list(ALL_LAYERS)}
+    )
+    return config.model_copy(update={"sweep": plain})
+
+
 def growth_lines(sweep: Any) -> list[str]:
     """The console's summary of a sweep's growth: an exponent per stage, then each prediction."""
     from harness.scaling import fits, predictions, stage_points
@@ -286,14 +300,18 @@ def run_scale_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     It is a sweep of one point (records, report and `--resume` as for `lakelab sweep`); the
     report's *Growth with the data* section holds the fits, the console a summary of them.
     """
-    from harness.results import load_sweeps
+    from harness.results import load_sweeps, select_sweep
 
     sweep_args = scale_sweep_args(config, args)
-    code = run_sweep_command(config, sweep_args)
+    results = sweep_args.results or config.paths.results
+    before = {s.sweep_id for s in load_sweeps(results)} if Path(results).is_dir() else set()
+    code = run_sweep_command(scale_config(config), sweep_args)
     if code == 130:
         return code
-    results = sweep_args.results or config.paths.results
-    sweep = max(load_sweeps(results), key=lambda s: str(s.summary["created_at"]))
+    new = [s.sweep_id for s in load_sweeps(results) if s.sweep_id not in before]
+    if len(new) != 1:
+        raise UserError(f"{results}: expected this scale run's sweep summary, found {len(new)} new ones")
+    sweep = select_sweep(load_sweeps(results), new[0])
     for line in growth_lines(sweep):
         print(line, flush=True)
     return code

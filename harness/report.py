@@ -262,7 +262,8 @@ def growth_text(sweep: Sweep, out: Path) -> str:
     fitted = fits(points)
     if not fitted:
         return (
-            "The baseline ran at one scale only: growth needs two or more (`lakelab scale --records 1M,10M`)."
+            "No growth to fit: the baseline finished runs at fewer than two scales "
+            "(`lakelab scale --records 1M,10M` runs two)."
         )
     predicted = predictions(points)
     image = plot_growth(points, fitted, predicted, out / "img" / "growth.png")

@@ -22,6 +22,8 @@ import time
 from typing import Any
 
 from locust import LoadTestShape, User, between, events, task
+from locust.log import unhandled_greenlet_exception
+from locust.stats import calculate_response_time_percentile, diff_response_time_dicts
 
 from loadtest import SETTINGS_ENV
 from loadtest.queries import DASHBOARD, Bounds, draw_filters, weighted_names
@@ -96,14 +98,16 @@ if "step" in SETTINGS:
             self.step = 0
             self.requests_before = 0
             self.failures_before = 0
+            self.times_before: dict[int, int] = {}
             self.steps: list[dict[str, Any]] = []
 
         def tick(self) -> tuple[int, float] | None:
             step = int(self.get_run_time() // self.plan.seconds)
-            if step > self.step:
+            # Close every step that ended since the last tick (a slow tick can pass two).
+            while step > self.step:
                 if self._close_step():
                     return None
-                self.step = step
+                self.step += 1
             users = self.plan.users_at(self.step)
             if users is None:
                 return None
@@ -115,15 +119,19 @@ if "step" in SETTINGS:
             total = self.runner.stats.total
             requests = total.num_requests - self.requests_before
             failures = total.num_failures - self.failures_before
+            # The step's own p95: the response times recorded since the step began.
+            times = diff_response_time_dicts(dict(total.response_times), self.times_before)
+            finished = sum(times.values())
+            p95 = float(calculate_response_time_percentile(times, finished, 0.95)) if finished else 0.0
             self.requests_before, self.failures_before = total.num_requests, total.num_failures
+            self.times_before = dict(total.response_times)
             users = self.plan.users_at(self.step) or self.plan.max_users
-            p95 = total.get_current_response_time_percentile(0.95) or 0.0
             verdict = step_verdict(
                 self.plan,
                 users,
                 requests,
                 failures,
-                float(p95),
+                p95,
                 last=self.plan.users_at(self.step + 1) is None,
             )
             self.steps.append(verdict)
@@ -133,6 +141,11 @@ if "step" in SETTINGS:
 
 
 @events.quitting.add_listener  # type: ignore[untyped-decorator]
-def _quiet_exit(environment: Any, **_kwargs: Any) -> None:
-    # Failed requests are the figures, not the process's failure: `lakelab loadtest` judges.
-    environment.process_exit_code = 0
+def _failed_queries_are_figures(environment: Any, **_kwargs: Any) -> None:
+    """Exit 0 when queries failed but nothing crashed: `lakelab loadtest` reports failures
+    as figures. A user's exception (a session that could not open) or a crashed greenlet
+    (the shape) keeps Locust's own non-zero code, which `lakelab loadtest` reports."""
+    runner = environment.runner
+    crashed = runner is not None and runner.exceptions
+    if not crashed and not unhandled_greenlet_exception:
+        environment.process_exit_code = 0

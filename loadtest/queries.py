@@ -76,10 +76,12 @@ def cohort_retention(warehouse: str, f: Filters) -> str:
 
 
 def region_revenue_by_segment(warehouse: str, f: Filters) -> str:
-    """The region's revenue, orders and customers per month and segment, in the date range."""
+    """The region's revenue and orders per month and segment, in the date range (not its
+    customers: `daily_revenue` counts them per day, and a month's sum would count a customer
+    once per day ordered)."""
     return (
         "SELECT date_trunc('MONTH', dt) AS month, segment, sum(revenue_usd) AS revenue_usd, "
-        "sum(orders) AS orders, sum(customers) AS customers "
+        "sum(orders) AS orders "
         f"FROM delta.`{gold_path(warehouse, 'daily_revenue')}` "
         f"WHERE region = {_text(f.region)} AND dt BETWEEN DATE'{f.start}' AND DATE'{f.end}' "
         "GROUP BY 1, 2 ORDER BY 1, 2"

@@ -38,10 +38,11 @@ class Moment:
     p99_ms: float | None
 
 
-def _number(value: str) -> float | None:
-    """Locust writes `N/A` for a percentile with no request yet."""
+def _number(value: str | None) -> float | None:
+    """Locust writes `N/A` for a percentile with no request yet; a line cut short (the file
+    read while Locust writes it) has None for its missing fields."""
     try:
-        return float(value)
+        return float(value) if value is not None else None
     except ValueError:
         return None
 
@@ -77,7 +78,12 @@ def read_stats(path: Path) -> list[QueryFigures]:
 def read_history(path: Path) -> list[Moment]:
     """The aggregated rows of the history, seconds counted from the first."""
     with path.open(newline="", encoding="utf-8") as file:
-        rows = [row for row in csv.DictReader(file) if row.get("Name") == AGGREGATED]
+        # A last line still being written has fewer fields (None): it is left for the next read.
+        rows = [
+            row
+            for row in csv.DictReader(file)
+            if row.get("Name") == AGGREGATED and None not in row.values() and row.get("Timestamp")
+        ]
     if not rows:
         return []
     start = int(rows[0]["Timestamp"])

@@ -130,7 +130,7 @@ def _progress(history: Path, started: float, done: threading.Event, expected_s: 
     while not done.wait(10):
         try:
             moments = read_history(history)
-        except (OSError, ValueError, KeyError):
+        except Exception:  # the file mid-write; a progress line is not worth a traceback
             continue
         if not moments:
             continue
@@ -210,21 +210,19 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
         )
         watcher.start()
         try:
-            finished = subprocess.run(
-                command,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=log.with_suffix(".stderr").open("w"),
-                check=False,
-            )
+            with log.with_suffix(".stderr").open("w") as stderr:
+                finished = subprocess.run(
+                    command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, check=False
+                )
         finally:
             done.set()
         seconds = time.monotonic() - started
     stats_file = out / f"{CSV_PREFIX}_stats.csv"
     if finished.returncode != 0 or not stats_file.exists():
         raise UserError(
-            f"Locust exited with {finished.returncode} and no figures; "
-            f"see {log} and {log.with_suffix('.stderr')}"
+            f"Locust exited with {finished.returncode} (a user or the step shape raised, or it "
+            f"wrote no figures); see {log}, {log.with_suffix('.stderr')} and "
+            f"{out / 'locust_exceptions.csv'}"
         )
     figures = report.read_stats(stats_file)
     history = report.read_history(out / f"{CSV_PREFIX}_stats_history.csv")
@@ -270,7 +268,12 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
     if plan is not None:
         print(f"loadtest: {payload['saturation_text']}", flush=True)
     print(f"report: {out / 'report.md'}; record: {record}", flush=True)
-    if total.requests == 0 or total.failures == total.requests:
+    if total.requests == 0:
+        raise UserError(
+            f"no query finished: the users could not start or the queries did not return; "
+            f"see {out / 'locust_exceptions.csv'} and {log}"
+        )
+    if total.failures == total.requests:
         raise UserError(
             f"every query failed ({total.failures:,} of {total.requests:,}); "
             f"see {out / 'locust_failures.csv'}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,7 +102,8 @@ def connect_session(remote: str, timeout_s: float = ANSWER_TIMEOUT_S) -> Any:
             f"Spark Connect at {remote} does not answer ({error.strerror or error}): start one with "
             "`lakelab cluster up`, or leave out --connect and loadtest starts its own"
         ) from None
-    import concurrent.futures
+    import queue
+    import threading
 
     from pyspark.sql import SparkSession
 
@@ -122,18 +124,26 @@ def connect_session(remote: str, timeout_s: float = ANSWER_TIMEOUT_S) -> Any:
             raise
         return session
 
-    pool = concurrent.futures.ThreadPoolExecutor(1)
+    answers: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue()
+
+    def asking() -> None:
+        try:
+            answers.put((ask(), None))
+        except BaseException as error:
+            answers.put((None, error))
+
+    # A daemon thread: a server that never answers must not keep this process from exiting.
+    threading.Thread(target=asking, name="connect-check", daemon=True).start()
     try:
-        return pool.submit(ask).result(timeout=timeout_s)
-    except concurrent.futures.TimeoutError:
+        session, failure = answers.get(timeout=timeout_s)
+    except queue.Empty:
         raise ServiceUnavailableError(
             f"Spark Connect at {remote} accepts connections but did not answer in {timeout_s:.0f} s"
         ) from None
-    except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if failure is not None:
+        first = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
         raise ServiceUnavailableError(f"Spark Connect at {remote} did not answer a query: {first}") from None
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    return session
 
 
 @contextmanager
@@ -177,6 +187,8 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
         yield remote
     finally:
         _stop(process)
+        # Its properties file holds the S3 secret when the warehouse is on s3a.
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

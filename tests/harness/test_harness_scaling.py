@@ -114,6 +114,26 @@ def test_scale_is_a_one_point_sweep_at_the_configured_settings() -> None:
     assert (args.repeats, args.strategy, args.workload, args.resume) == (3, "grid", "pipeline", None)
 
 
+def test_scale_runs_every_layer_whatever_the_configured_sweep_says() -> None:
+    from harness.commands import scale_config
+
+    config = parse_config(
+        {
+            "sweep": {
+                "strategy": "halving",
+                "scales": [1000, 2000],
+                "sample": 1,
+                "budget_s": 60,
+                "layers": ["gold"],
+            }
+        },
+        "test",
+    )
+    sweep = scale_config(config).sweep
+    assert (sweep.strategy, sweep.sample, sweep.budget_s) == ("grid", None, None)
+    assert sweep.layers == ["bronze", "silver", "gold"]
+
+
 @pytest.mark.parametrize(
     ("records", "message"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,17 @@ def test_weights_decide_how_often_each_query_is_picked() -> None:
     names = weighted_names()
     assert {name: names.count(name) for name in DASHBOARD} == {n: w for n, (_q, w) in DASHBOARD.items()}
     assert bounds_sql("/w").endswith("FROM delta.`/w/gold/daily_revenue`")
+
+
+def test_a_history_line_still_being_written_is_left_for_the_next_read(tmp_path: Path) -> None:
+    from loadtest.report import read_history
+
+    header = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%\n"
+    whole = "1000,2,,Aggregated,1.5,0.0,900,1200,1300\n1003,4,,Aggregated,2.5,0.5,N/A,1500,1600\n"
+    history = tmp_path / "locust_stats_history.csv"
+    history.write_text(header + whole + "1004,4,,Aggregated,2.")
+    moments = read_history(history)
+    assert [(m.seconds, m.users, m.requests_per_second, m.p50_ms, m.p95_ms) for m in moments] == [
+        (0.0, 2, 1.5, 900.0, 1200.0),
+        (3.0, 4, 2.5, None, 1500.0),
+    ]
