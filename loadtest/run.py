@@ -91,6 +91,26 @@ def read_bounds(session: Any, warehouse: str) -> Any:
     return Bounds(row["first_day"], row["last_day"], tuple(row["regions"]))
 
 
+def warm_up(session: Any, warehouse: str, bounds: Any, seed: int) -> None:
+    """Run each dashboard query once before the users start (not measured).
+
+    A server's first queries pay for its JIT and for reading each table's Delta log; without
+    this, the first seconds of a test (the first step in step mode) measure the start-up.
+    """
+    import random
+
+    from loadtest.queries import DASHBOARD, draw_filters
+
+    rng = random.Random(f"{seed}-warm-up")
+    print(f"loadtest: warming the server up: {len(DASHBOARD)} queries, not measured", flush=True)
+    for name, (query, _weight) in DASHBOARD.items():
+        try:
+            session.sql(query(warehouse, draw_filters(rng, bounds))).collect()
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise UserError(f"{warehouse}: the dashboard query {name} failed: {first[:200]}") from None
+
+
 def locust_command(
     args: argparse.Namespace, run_time_s: int, out: Path, log: Path, stepped: bool
 ) -> list[str]:
@@ -165,6 +185,7 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
         session = connect_session(remote)
         try:
             bounds = read_bounds(session, absolute)
+            warm_up(session, absolute, bounds, seed)
         finally:
             # Before the server stops: an open session calls it again when this process exits.
             session.stop()
