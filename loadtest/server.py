@@ -168,7 +168,7 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
     remote = f"sc://127.0.0.1:{port}"
     progress(f"loadtest: starting a Spark Connect server on {remote} ({config.spark.master}, FAIR pool)")
     with log_file.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(command, stdout=log, stderr=log, preexec_fn=_die_with_parent)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -191,14 +191,22 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends it SIGTERM when loadtest's process ends,
+    however it ends (a SIGKILL runs no `finally`), so no server outlives its test."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    # spark-submit execs the JVM in its own process, so this is the server itself.
     if process.poll() is not None:
         return
+    process.terminate()
     try:
-        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
         process.wait()
-    except ProcessLookupError:
-        pass
