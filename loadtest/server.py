@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -168,7 +167,7 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
     remote = f"sc://127.0.0.1:{port}"
     progress(f"loadtest: starting a Spark Connect server on {remote} ({config.spark.master}, FAIR pool)")
     with log_file.open("ab") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(_dying_with_parent(command), stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -191,13 +190,13 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: the kernel sends it SIGTERM when loadtest's process ends,
-    however it ends (a SIGKILL runs no `finally`), so no server outlives its test."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+def _dying_with_parent(command: list[str]) -> list[str]:
+    """`command` under util-linux's `setpriv --pdeathsig TERM` where there is one: the kernel
+    sends the server SIGTERM when loadtest's process ends, however it ends (a SIGKILL runs no
+    `finally`). Not a `preexec_fn`: Python code between fork and exec can deadlock in a process
+    with threads (a JVM gateway's, say)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", *command] if setpriv else command
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
