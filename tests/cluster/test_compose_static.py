@@ -203,6 +203,17 @@ def test_spark_metrics_properties_match_the_session_factory() -> None:
     assert f"COPY cluster/metrics.properties {conf_dir.group(1)}/metrics.properties" in dockerfile
 
 
+def test_the_image_holds_every_package_the_project_installs() -> None:
+    """A package left out of the image breaks `lakelab` in it: its CLI imports them all."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+    dockerfile = (REPO / "cluster" / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (?!--from)(\S+?)(?:/\*\.py)? ", dockerfile, flags=re.MULTILINE))
+    assert [p for p in packages if p not in copied] == []
+
+
 def test_dockerfile_copies_what_its_ignore_file_lets_through() -> None:
     dockerfile = (REPO / "cluster" / "Dockerfile").read_text(encoding="utf-8")
     allowed = {
