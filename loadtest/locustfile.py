@@ -41,6 +41,24 @@ def _bounds() -> Bounds:
     )
 
 
+SESSIONS: list[Any] = []
+"""Every user's session, closed when Locust quits."""
+
+
+def _close(session: Any) -> None:
+    """Close a session's channel without a call to the server.
+
+    `session.stop()` asks the server to release the session, and pyspark's exit hook asks it
+    again for any client still open. Under gevent, at Locust's exit, such a call can hang
+    (once in a test run: Locust never exited), and a server that went away mid-test makes it
+    retry for minutes. The server drops idle sessions itself, and the one loadtest started is
+    stopped after the test anyway.
+    """
+    if session is not None:
+        with contextlib.suppress(Exception):
+            session.client.close()
+
+
 class GoldDashboardUser(User):
     """One analyst: their own Spark Connect session, a dashboard's queries with a view's filters."""
 
@@ -56,13 +74,10 @@ class GoldDashboardUser(User):
         self.bounds = _bounds()
         self.names = weighted_names()
         self.session = SparkSession.builder.remote(SETTINGS["remote"]).create()
+        SESSIONS.append(self.session)
 
     def on_stop(self) -> None:
-        session = getattr(self, "session", None)
-        if session is not None:
-            # The server may be gone at the end; there is nothing to release then.
-            with contextlib.suppress(Exception):
-                session.stop()
+        _close(getattr(self, "session", None))
 
     @task
     def dashboard_query(self) -> None:
@@ -145,6 +160,8 @@ def _failed_queries_are_figures(environment: Any, **_kwargs: Any) -> None:
     """Exit 0 when queries failed but nothing crashed: `lakelab loadtest` reports failures
     as figures. A user's exception (a session that could not open) or a crashed greenlet
     (the shape) keeps Locust's own non-zero code, which `lakelab loadtest` reports."""
+    for session in SESSIONS:
+        _close(session)
     runner = environment.runner
     crashed = runner is not None and runner.exceptions
     if not crashed and not unhandled_greenlet_exception:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 CSV_PREFIX = "locust"
+LOCUST_GRACE_S = 180.0
+"""How long past its planned end Locust may take to stop its users and write its CSVs."""
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
@@ -170,7 +172,7 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
     from lakelab.records import RecordKind, new_record, write_record
     from loadtest import SETTINGS_ENV, report
     from loadtest.queries import DASHBOARD
-    from loadtest.server import connect_session, local_server
+    from loadtest.server import connect_session, dying_with_parent, local_server
 
     check_options(args)
     run_time_s = parse_duration(args.run_time, "--run-time")
@@ -233,8 +235,20 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
         try:
             with log.with_suffix(".stderr").open("w") as stderr:
                 finished = subprocess.run(
-                    command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, check=False
+                    dying_with_parent(command),
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                    check=False,
+                    # Locust stops itself at the end; a client stuck retrying a server that
+                    # went away must not hold the command past it.
+                    timeout=expected + LOCUST_GRACE_S,
                 )
+        except subprocess.TimeoutExpired:
+            raise UserError(
+                f"Locust did not finish within {expected + LOCUST_GRACE_S:.0f} s (the server may "
+                f"have gone away mid-test); see {log} and {log.with_suffix('.stderr')}"
+            ) from None
         finally:
             done.set()
         seconds = time.monotonic() - started

@@ -167,7 +167,7 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
     remote = f"sc://127.0.0.1:{port}"
     progress(f"loadtest: starting a Spark Connect server on {remote} ({config.spark.master}, FAIR pool)")
     with log_file.open("ab") as log:
-        process = subprocess.Popen(_dying_with_parent(command), stdout=log, stderr=log)
+        process = subprocess.Popen(dying_with_parent(command), stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
@@ -190,7 +190,7 @@ def local_server(config: LakelabConfig, progress: Any = print) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _dying_with_parent(command: list[str]) -> list[str]:
+def dying_with_parent(command: list[str]) -> list[str]:
     """`command` under util-linux's `setpriv --pdeathsig TERM` where there is one: the kernel
     sends the server SIGTERM when loadtest's process ends, however it ends (a SIGKILL runs no
     `finally`). Not a `preexec_fn`: Python code between fork and exec can deadlock in a process
