@@ -277,10 +277,10 @@ def scale_config(config: LakelabConfig) -> LakelabConfig:
 
 def growth_lines(sweep: Any) -> list[str]:
     """The console's summary of a sweep's growth: an exponent per stage, then each prediction."""
-    from harness.scaling import fits, predictions, stage_points
+    from harness.scaling import baseline_points, fits, predictions
     from harness.search import count_text
 
-    points = stage_points(r["payload"] for r in sweep.runs if r["payload"].get("is_baseline"))
+    points = baseline_points(sweep.runs)
     lines = []
     for fit in fits(points):
         interval = "" if fit.interval is None else f" (95% {fit.interval[0]:.2f} to {fit.interval[1]:.2f})"
@@ -300,7 +300,7 @@ def run_scale_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     It is a sweep of one point (records, report and `--resume` as for `lakelab sweep`); the
     report's *Growth with the data* section holds the fits, the console a summary of them.
     """
-    from harness.results import load_sweeps, select_sweep
+    from harness.results import load_sweeps
 
     sweep_args = scale_sweep_args(config, args)
     results = sweep_args.results or config.paths.results
@@ -308,11 +308,10 @@ def run_scale_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     code = run_sweep_command(scale_config(config), sweep_args)
     if code == 130:
         return code
-    new = [s.sweep_id for s in load_sweeps(results) if s.sweep_id not in before]
+    new = [s for s in load_sweeps(results) if s.sweep_id not in before]
     if len(new) != 1:
         raise UserError(f"{results}: expected this scale run's sweep summary, found {len(new)} new ones")
-    sweep = select_sweep(load_sweeps(results), new[0])
-    for line in growth_lines(sweep):
+    for line in growth_lines(new[0]):
         print(line, flush=True)
     return code
 

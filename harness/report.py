@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from harness.costs import PriceFile, load_prices, run_cost
 from harness.results import CostAssumptions, PointStats, Sweep, point_stats
-from harness.scaling import CONFIDENCE, STAGES, Points, PowerFit, Prediction, fits, predictions, stage_points
+from harness.scaling import (
+    CONFIDENCE,
+    STAGES,
+    Points,
+    PowerFit,
+    Prediction,
+    baseline_points,
+    fits,
+    predictions,
+)
 from harness.search import STOP_BUDGET, count_text
 from harness.stats import format_estimate
 from lakelab.records import short_key
@@ -80,7 +89,7 @@ def _plain(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
+def new_figure(width: float = 8.0, height: float = 4.5) -> Figure:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -89,7 +98,7 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Figure:
     return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_png(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # No timestamp in the file, so the same records give the same bytes.
     figure.savefig(path, format="png", metadata={"Software": None})
@@ -100,7 +109,7 @@ def plot_seconds(stats: Sequence[PointStats], path: Path) -> Path:
     """Median wall seconds per point (bars) with the repeats' min–max (whiskers), per scale."""
     scales = sorted({s.scale for s in stats})
     per_scale = max(sum(1 for s in stats if s.scale == scale) for scale in scales)
-    figure = _figure(_width(per_scale), 1.0 + 3.4 * len(scales))
+    figure = new_figure(_width(per_scale), 1.0 + 3.4 * len(scales))
     axes = figure.subplots(len(scales), 1, squeeze=False)
     for row, scale in enumerate(scales):
         ax = axes[row][0]
@@ -125,7 +134,7 @@ def plot_seconds(stats: Sequence[PointStats], path: Path) -> Path:
         ax.set_ylim(0, max((p.max_seconds for p in points), default=1.0) * 1.3 or 1.0)
         ax.set_title(f"{scale:,} records: median of repeats, whiskers min–max (dark = baseline)", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
@@ -135,7 +144,7 @@ def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
     layers: list[str] = []
     for p in points:
         layers += [layer for layer in p.stage_median_seconds if layer not in layers]
-    figure = _figure(_width(len(points)) + 1.5)
+    figure = new_figure(_width(len(points)) + 1.5)
     ax = figure.subplots()
     bottoms = [0.0] * len(points)
     xs = list(range(len(points)))
@@ -151,7 +160,7 @@ def plot_stages(stats: Sequence[PointStats], path: Path) -> Path:
     ax.set_title(f"Where the time goes, per layer ({scale:,} records)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path | None:
@@ -163,7 +172,7 @@ def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path | None:
     scales = sorted({s.scale for s in stats})
     if len(scales) < 2:
         return None
-    figure = _figure()
+    figure = new_figure()
     ax = figure.subplots()
     points = list(dict.fromkeys(s.point for s in stats))
     for index, point in enumerate(points):
@@ -198,7 +207,7 @@ def plot_throughput(stats: Sequence[PointStats], path: Path) -> Path | None:
     ax.set_title("Throughput against scale", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_growth(
@@ -206,7 +215,7 @@ def plot_growth(
 ) -> Path:
     """Seconds against records on log-log axes per stage: the runs, each stage's fit as a line
     (its exponent in the legend), and each prediction from smaller scales as a hollow marker."""
-    figure = _figure()
+    figure = new_figure()
     ax = figure.subplots()
     by_stage = {fit.stage: fit for fit in fitted}
     scales = sorted({records for runs in points.values() for records, _ in runs})
@@ -247,7 +256,7 @@ def plot_growth(
     )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def _interval(fit: PowerFit) -> str:
@@ -258,7 +267,7 @@ def _interval(fit: PowerFit) -> str:
 
 def growth_text(sweep: Sweep, out: Path) -> str:
     """The baseline point's growth exponents and predictions, or why there are none."""
-    points = stage_points(r["payload"] for r in sweep.runs if r["payload"].get("is_baseline"))
+    points = baseline_points(sweep.runs)
     fitted = fits(points)
     if not fitted:
         return (
@@ -321,7 +330,7 @@ def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) ->
     scale = max(s.scale for s in stats)
     points = [s for s in stats if s.scale == scale]
     values = [p.usd_per_million_records(cost) for p in points]
-    figure = _figure(_width(len(points)))
+    figure = new_figure(_width(len(points)))
     ax = figure.subplots()
     xs = list(range(len(points)))
     ax.bar(xs, values, color=[BASELINE_COLOR if p.is_baseline else OTHER_COLOR for p in points])
@@ -343,13 +352,13 @@ def plot_cost(stats: Sequence[PointStats], cost: CostAssumptions, path: Path) ->
         fontsize=9,
     )
     ax.grid(axis="y", alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_ladder(ladder: dict[str, Any], path: Path) -> Path:
     """Each point's median seconds per rung of a halving ladder (log y), promoted ones marked."""
     rungs = ladder["rungs"]
-    figure = _figure(max(6.0, 2.2 * len(rungs) + 2.5), 4.8)
+    figure = new_figure(max(6.0, 2.2 * len(rungs) + 2.5), 4.8)
     ax = figure.subplots()
     series: dict[str, list[tuple[int, float]]] = {}
     baseline = ""
@@ -427,7 +436,7 @@ def plot_ladder(ladder: dict[str, Any], path: Path) -> Path:
     ax.set_title("\n".join(textwrap.wrap(f"Successive halving: {ladder['stop']['message']}", 80)), fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3, which="both")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def ladder_text(ladder: dict[str, Any], image: Path, relative_to: Path) -> str:

@@ -86,6 +86,11 @@ def stage_points(payloads: Iterable[Mapping[str, Any]]) -> Points:
     return {stage: sorted(values) for stage, values in points.items() if values}
 
 
+def baseline_points(runs: Iterable[Mapping[str, Any]]) -> Points:
+    """`stage_points` of a sweep's baseline runs (records), the point growth is fitted on."""
+    return stage_points(r["payload"] for r in runs if r["payload"].get("is_baseline"))
+
+
 def _t_quantile(confidence: float, dof: int) -> float:
     from scipy.stats import t  # type: ignore[import-untyped]
 

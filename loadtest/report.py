@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.report import new_figure, save_png
+
 AGGREGATED = "Aggregated"
 
 
@@ -101,24 +103,9 @@ def read_history(path: Path) -> list[Moment]:
     ]
 
 
-def _figure() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(8.0, 4.5), dpi=110, layout="constrained")
-
-
-def _save(figure: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", metadata={"Software": None})
-    return path
-
-
 def plot_latency(history: Sequence[Moment], path: Path) -> Path:
     """p50, p95 and p99 over time (Locust's rolling window), the number of users behind."""
-    figure = _figure()
+    figure = new_figure()
     ax = figure.subplots()
     seconds = [m.seconds for m in history]
     for label, values, color in (
@@ -140,12 +127,12 @@ def plot_latency(history: Sequence[Moment], path: Path) -> Path:
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
     ax.set_title("Query latency over time, all queries", fontsize=10)
     ax.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_throughput(history: Sequence[Moment], path: Path) -> Path:
     """Requests and failures per second over time."""
-    figure = _figure()
+    figure = new_figure()
     ax = figure.subplots()
     seconds = [m.seconds for m in history]
     ax.plot(seconds, [m.requests_per_second for m in history], label="requests/s", color="#4c72b0")
@@ -156,13 +143,13 @@ def plot_throughput(history: Sequence[Moment], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("Requests and failures per second, all queries", fontsize=10)
     ax.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_queries(figures: Sequence[QueryFigures], path: Path) -> Path:
     """Each query's p50, p95 and p99 over the whole test, side by side."""
     queries = [f for f in figures if f.name != AGGREGATED]
-    figure = _figure()
+    figure = new_figure()
     ax = figure.subplots()
     width = 0.26
     for offset, (label, color) in enumerate((("p50", "#4c72b0"), ("p95", "#dd8452"), ("p99", "#c44e52"))):
@@ -175,7 +162,7 @@ def plot_queries(figures: Sequence[QueryFigures], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("Latency per dashboard query", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def markdown(payload: dict[str, Any], images: dict[str, Path], out: Path) -> str:

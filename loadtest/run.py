@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lakelab.errors import UserError
+from loadtest.server import first_line
 
 if TYPE_CHECKING:
     from lakelab.config import LakelabConfig
@@ -83,9 +84,8 @@ def read_bounds(session: Any, warehouse: str) -> Any:
     try:
         row = session.sql(bounds_sql(warehouse)).collect()[0]
     except Exception as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise UserError(
-            f"{warehouse}: gold.daily_revenue cannot be read ({first[:200]}); "
+            f"{warehouse}: gold.daily_revenue cannot be read ({first_line(error)[:200]}); "
             "run `lakelab pipeline run` first"
         ) from None
     if row["first_day"] is None or not row["regions"]:
@@ -109,8 +109,9 @@ def warm_up(session: Any, warehouse: str, bounds: Any, seed: int) -> None:
         try:
             session.sql(query(warehouse, draw_filters(rng, bounds))).collect()
         except Exception as error:
-            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-            raise UserError(f"{warehouse}: the dashboard query {name} failed: {first[:200]}") from None
+            raise UserError(
+                f"{warehouse}: the dashboard query {name} failed: {first_line(error)[:200]}"
+            ) from None
 
 
 def locust_command(

@@ -43,6 +43,11 @@ CONNECT_MODE_ENV = "SPARK_CONNECT_MODE_ENABLED"
 ANSWER_TIMEOUT_S = 60.0
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first line (Spark Connect's carry the server's plan and stack below it)."""
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -140,8 +145,9 @@ def connect_session(remote: str, timeout_s: float = ANSWER_TIMEOUT_S) -> Any:
             f"Spark Connect at {remote} accepts connections but did not answer in {timeout_s:.0f} s"
         ) from None
     if failure is not None:
-        first = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-        raise ServiceUnavailableError(f"Spark Connect at {remote} did not answer a query: {first}") from None
+        raise ServiceUnavailableError(
+            f"Spark Connect at {remote} did not answer a query: {first_line(failure)}"
+        ) from None
     return session
 
 
