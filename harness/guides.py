@@ -81,6 +81,11 @@ SETTING_NOTES = {
         "Tasks Spark uses to list many paths at once; Delta's VACUUM lists a table's files with "
         "it (default 10000, about 27 s per table on 2 cores however small the table)."
     ),
+    "spark.sql.codegen.hugeMethodLimit": (
+        "Largest method (bytes of bytecode) whole-stage code generation may emit before Spark "
+        "falls back to per-operator code (default 65535). HotSpot leaves methods over 8000 "
+        "uncompiled, so a wide projection above that runs interpreted."
+    ),
     "pipeline.optimize_write": (
         "Delta optimized writes: one extra shuffle before the write so each partition gets "
         "fewer, larger files."
@@ -412,6 +417,10 @@ MERGE and commit); the logs here are kilobytes |
 | `spark.sql.sources.parallelPartitionDiscovery.parallelism` | 10000 | 8 | tasks VACUUM lists files \
 in; `lakelab maintain` over 8 small tables took 228.6 s with 10000 and 30.1 s with 8 (medians of 3, \
 `benchmarks/maintain_bench.py`) |
+| `spark.sql.codegen.hugeMethodLimit` | 65535 | 8000 | HotSpot does not JIT-compile a method \
+over 8,000 bytes of bytecode, and Bronze's row checks generated one: with 8000 Spark splits such a \
+stage into per-operator code, and 10M records' order lines parsed in 11.2 s against 24.7 s \
+(one table, warm JVM, second of two runs; the A/B pipeline record in `docs/results/` measures the whole run) |
 | `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \
 Delta advises partitions of about 1 GB |
 

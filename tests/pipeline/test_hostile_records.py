@@ -319,10 +319,15 @@ def test_trailing_characters_after_the_object_are_unparseable(spark: SparkSessio
         line + "   ",
         _line("A2", Name='Ac}me{ [x] "quoted" \\'),
         _with(_line("A3"), '"attributes": {"type": "Account", "url": [1, {"a": [2]}]}'),
+        # The declared keys in another order: not the usual record, so every check runs.
+        json.dumps(dict(reversed(list(_account("A4").items())))),
     ]
     # A flat record is passed by a cheap test; every other shape, and a line ending in a
     # character that ends a "line" to some regular expressions, gets the full check.
     trailing = [
+        line + "{}",
+        line + "{",
+        "{}" + line,
         line + " xyz",
         line + line,
         line + "}",
@@ -333,7 +338,8 @@ def test_trailing_characters_after_the_object_are_unparseable(spark: SparkSessio
         line + " \t}",
     ]
     rows = _bronze(spark, accepted + trailing)
-    assert [rows[x][PARSE_ERROR] for x in accepted] == [None, None, None]
+    assert [rows[x][PARSE_ERROR] for x in accepted] == [None] * len(accepted)
+    assert [rows[x][UNEXPECTED_COLUMNS] for x in accepted] == [[], [], ["attributes"], []]
     assert [rows[x][PARSE_ERROR] for x in trailing] == [
         "unparseable JSON line: trailing characters after the JSON object"
     ] * len(trailing)
