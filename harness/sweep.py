@@ -96,7 +96,6 @@ RECORDED_CONF = (
     "spark.sql.files.maxPartitionBytes",
     "spark.databricks.delta.snapshotPartitions",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism",
-    "spark.sql.codegen.hugeMethodLimit",
 )
 
 
