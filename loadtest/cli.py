@@ -66,6 +66,14 @@ def register(commands: Any) -> None:
         help="step mode: failed share of a step's queries (default: 0.01)",
     )
     parser.add_argument(
+        "--single-user-rounds",
+        type=int,
+        default=5,
+        metavar="N",
+        help="before the users: each query N times alone on Spark Connect and on DuckDB over the "
+        "same Gold, the single-user baseline (default: 5; 0 skips it)",
+    )
+    parser.add_argument(
         "--seed", type=int, metavar="N", help="the users' filter draws (default: datagen.seed)"
     )
     parser.add_argument(

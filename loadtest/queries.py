@@ -1,19 +1,24 @@
 """The BI dashboard's queries on the Gold layer, and the filters a user picks (pure).
 
 A dashboard user looks at one region and one date range at a time and runs these panels'
-queries. Every query reads one Gold table by path (`delta.`<path>``) and is filtered by the
-date range; those whose table has a region are filtered by it too (attribution and cohorts
-are not split by region in Gold: `pipeline/contracts.py`).
+queries. Every query reads one Gold table by path and is filtered by the date range; those
+whose table has a region are filtered by it too (attribution and cohorts are not split by
+region in Gold: `pipeline/contracts.py`). Each query is written in Spark SQL (the table as
+`delta.`<path>``) or in DuckDB's (`delta_scan('<path>')`), the single-user baseline's engine.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pipeline.contracts import contract
+
+SPARK = "spark"
+DUCKDB = "duckdb"
 
 
 @dataclass(frozen=True)
@@ -39,56 +44,71 @@ def gold_path(warehouse: str, table: str) -> str:
     return contract(f"gold.{table}").path(warehouse).replace("`", "``")
 
 
-def _text(value: str) -> str:
-    """A SQL string literal (Spark's escaping: backslash before a quote or a backslash)."""
+def _table(warehouse: str, table: str, dialect: str) -> str:
+    """Gold table `table` as a FROM item in `dialect`."""
+    if dialect == DUCKDB:
+        return "delta_scan(" + _text(contract(f"gold.{table}").path(warehouse), dialect) + ")"
+    return f"delta.`{gold_path(warehouse, table)}`"
+
+
+def _text(value: str, dialect: str = SPARK) -> str:
+    """A SQL string literal: Spark escapes a quote or a backslash with a backslash, DuckDB
+    doubles a quote (a backslash is an ordinary character there)."""
+    if dialect == DUCKDB:
+        return "'" + value.replace("'", "''") + "'"
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def revenue_by_source_and_month(warehouse: str, f: Filters) -> str:
+def revenue_by_source_and_month(warehouse: str, f: Filters, dialect: str = SPARK) -> str:
     """Linear-touch attributed revenue per lead source and month, in the date range."""
     return (
         "SELECT dimension_value AS lead_source, month, sum(attributed_revenue_usd) AS revenue_usd "
-        f"FROM delta.`{gold_path(warehouse, 'revenue_attribution')}` "
+        f"FROM {_table(warehouse, 'revenue_attribution', dialect)} "
         "WHERE model = 'linear' AND dimension = 'lead_source' "
         f"AND month BETWEEN DATE'{f.start.replace(day=1)}' AND DATE'{f.end}' "
         "GROUP BY dimension_value, month ORDER BY month, revenue_usd DESC"
     )
 
 
-def top_customers_by_lifetime_value(warehouse: str, f: Filters) -> str:
+def top_customers_by_lifetime_value(warehouse: str, f: Filters, dialect: str = SPARK) -> str:
     """The region's 20 most valuable customers who ordered in the date range."""
     return (
         "SELECT customer_id, customer_name, segment, orders, lifetime_value_usd "
-        f"FROM delta.`{gold_path(warehouse, 'customer_360')}` "
-        f"WHERE region = {_text(f.region)} AND last_order_date BETWEEN DATE'{f.start}' AND DATE'{f.end}' "
+        f"FROM {_table(warehouse, 'customer_360', dialect)} "
+        f"WHERE region = {_text(f.region, dialect)} "
+        f"AND last_order_date BETWEEN DATE'{f.start}' AND DATE'{f.end}' "
         "ORDER BY lifetime_value_usd DESC, customer_id LIMIT 20"
     )
 
 
-def cohort_retention(warehouse: str, f: Filters) -> str:
+def cohort_retention(warehouse: str, f: Filters, dialect: str = SPARK) -> str:
     """Retention of the cohorts first seen in the date range, month by month."""
     return (
         "SELECT cohort_month, months_since_first, cohort_size, retention_rate "
-        f"FROM delta.`{gold_path(warehouse, 'cohort_retention')}` "
+        f"FROM {_table(warehouse, 'cohort_retention', dialect)} "
         f"WHERE cohort_month BETWEEN DATE'{f.start.replace(day=1)}' AND DATE'{f.end}' "
         "ORDER BY cohort_month, months_since_first"
     )
 
 
-def region_revenue_by_segment(warehouse: str, f: Filters) -> str:
+def region_revenue_by_segment(warehouse: str, f: Filters, dialect: str = SPARK) -> str:
     """The region's revenue and orders per month and segment, in the date range (not its
     customers: `daily_revenue` counts them per day, and a month's sum would count a customer
     once per day ordered)."""
     return (
         "SELECT date_trunc('MONTH', dt) AS month, segment, sum(revenue_usd) AS revenue_usd, "
         "sum(orders) AS orders "
-        f"FROM delta.`{gold_path(warehouse, 'daily_revenue')}` "
-        f"WHERE region = {_text(f.region)} AND dt BETWEEN DATE'{f.start}' AND DATE'{f.end}' "
+        f"FROM {_table(warehouse, 'daily_revenue', dialect)} "
+        f"WHERE region = {_text(f.region, dialect)} AND dt BETWEEN DATE'{f.start}' AND DATE'{f.end}' "
         "GROUP BY 1, 2 ORDER BY 1, 2"
     )
 
 
-Query = Callable[[str, Filters], str]
+class Query(Protocol):
+    """A dashboard query: its SQL for a warehouse, a view's filters and a dialect."""
+
+    def __call__(self, warehouse: str, f: Filters, dialect: str = SPARK) -> str: ...
+
 
 DASHBOARD: Mapping[str, tuple[Query, int]] = {
     "revenue_by_source_and_month": (revenue_by_source_and_month, 3),

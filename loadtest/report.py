@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.report import new_figure, save_png
+from loadtest import baseline
 
 AGGREGATED = "Aggregated"
 
@@ -201,6 +202,7 @@ def markdown(payload: dict[str, Any], images: dict[str, Path], out: Path) -> str
             for s in steps
         ]
         lines += ["", payload["saturation_text"], ""]
+    lines += baseline.markdown(payload.get("single_user") or {})
     for title, key in (
         ("Latency over time", "latency"),
         ("Throughput over time", "throughput"),

@@ -75,6 +75,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--users {args.users}: needs at least 1")
     if args.spawn_rate <= 0:
         raise UserError(f"--spawn-rate {args.spawn_rate:g}: needs more than 0 users per second")
+    if args.single_user_rounds < 0:
+        raise UserError(f"--single-user-rounds {args.single_user_rounds}: give 0 (skip) or more")
 
 
 def read_bounds(session: Any, warehouse: str) -> Any:
@@ -112,6 +114,47 @@ def warm_up(session: Any, warehouse: str, bounds: Any, seed: int) -> None:
             raise UserError(
                 f"{warehouse}: the dashboard query {name} failed: {first_line(error)[:200]}"
             ) from None
+
+
+def single_user(session: Any, warehouse: str, bounds: Any, seed: int, rounds: int) -> dict[str, Any]:
+    """The single-user baseline (`loadtest.baseline`): Spark Connect against DuckDB, query by
+    query; an empty summary for 0 rounds or a warehouse DuckDB cannot read here."""
+    from harness.duckdb_gold import connect
+    from loadtest import baseline
+
+    if rounds == 0:
+        return {}
+    if "://" in warehouse and not warehouse.startswith("file:"):
+        print(f"loadtest: single-user baseline skipped: DuckDB reads local tables, not {warehouse}")
+        return {"skipped": f"{warehouse} is not a local folder"}
+    duck = connect()
+
+    def on_duckdb(sql: str) -> int:
+        try:
+            return len(duck.execute(sql).fetchall())
+        except Exception as error:
+            raise UserError(
+                f"DuckDB could not run a dashboard query ({first_line(error)[:200]}): {sql}"
+            ) from None
+
+    def on_spark(sql: str) -> int:
+        return len(session.sql(sql).collect())
+
+    print(f"loadtest: one user, {rounds} rounds of each query on Spark Connect and on DuckDB", flush=True)
+    try:
+        timings = baseline.measure(on_spark, on_duckdb, warehouse, bounds, seed, rounds)
+    except baseline.BaselineMismatchError as error:
+        raise UserError(f"single-user baseline: the engines disagree: {error}") from None
+    finally:
+        duck.close()
+    result = baseline.summary(timings)
+    overall = result["all"]
+    print(
+        f"loadtest: one user, medians of {overall['n']}: Spark Connect {overall['spark_median_ms']:.0f} ms, "
+        f"DuckDB {overall['duckdb_median_ms']:.0f} ms ({overall['duckdb_over_spark']:.3f} of Spark's time)",
+        flush=True,
+    )
+    return result
 
 
 def locust_command(
@@ -189,6 +232,7 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
         try:
             bounds = read_bounds(session, absolute)
             warm_up(session, absolute, bounds, seed)
+            one_user = single_user(session, absolute, bounds, seed, args.single_user_rounds)
         finally:
             # Before the server stops: an open session calls it again when this process exits.
             session.stop()
@@ -276,6 +320,7 @@ def run_loadtest_command(config: LakelabConfig, args: argparse.Namespace) -> int
         "weights": {name: weight for name, (_query, weight) in DASHBOARD.items()},
         "queries": report.figures_payload(figures),
         "history_points": len(history),
+        "single_user": one_user,
     }
     if plan is not None:
         steps = json.loads(Path(plan.out).read_text(encoding="utf-8")) if Path(plan.out).exists() else []

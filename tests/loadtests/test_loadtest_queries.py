@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from loadtest.queries import (
     DASHBOARD,
+    DUCKDB,
     Bounds,
     Filters,
     bounds_sql,
@@ -95,3 +97,50 @@ def test_a_history_line_still_being_written_is_left_for_the_next_read(tmp_path: 
         (0.0, 2, 1.5, 900.0, 1200.0),
         (3.0, 4, 2.5, None, 1500.0),
     ]
+
+
+def test_the_duckdb_dialect_reads_the_same_tables_with_its_own_quoting() -> None:
+    view = Filters("O'Neil\\", dt.date(2024, 3, 15), dt.date(2024, 9, 30))
+    for name, (query, _weight) in DASHBOARD.items():
+        spark_sql, duckdb_sql = query("/w'x", view), query("/w'x", view, DUCKDB)
+        table = re.findall(r"FROM delta\.`([^`]+)`", spark_sql)[0]
+        # The path's quote doubled, the rest of the statement the same text.
+        assert f"FROM delta_scan('{table.replace(chr(39), chr(39) * 2)}')" in duckdb_sql, name
+        assert re.sub(r"FROM \S+ ", "", duckdb_sql).replace("'O''Neil\\'", "'O\\'Neil\\\\'") == re.sub(
+            r"FROM \S+ ", "", spark_sql
+        ), name
+
+
+def test_the_single_user_baseline_pairs_engines_on_the_same_filters() -> None:
+    from loadtest import baseline
+
+    seen: dict[str, list[str]] = {"spark": [], "duckdb": []}
+
+    def engine(name: str, rows: int) -> Callable[[str], int]:
+        def run(sql: str) -> int:
+            seen[name].append(sql)
+            return rows
+
+        return run
+
+    timings = baseline.measure(engine("spark", 3), engine("duckdb", 3), "/w", BOUNDS, seed=5, rounds=3)
+    assert len(timings) == 3 * len(DASHBOARD) and {t.rows for t in timings} == {3}
+    # Each pair ran one query with one view: the DuckDB text is the Spark text in its dialect.
+    for spark_sql, duckdb_sql in zip(seen["spark"], seen["duckdb"], strict=True):
+        assert re.sub(r"FROM \S+ ", "", spark_sql) == re.sub(r"FROM \S+ ", "", duckdb_sql)
+    assert len(set(seen["spark"])) > len(DASHBOARD)  # views are drawn anew for every pair
+    summary = baseline.summary(
+        [
+            baseline.Timing("q", r, spark, duck, 1)
+            for r, (spark, duck) in enumerate([(100, 10), (300, 20), (200, 90)])
+        ]
+    )
+    assert summary["rounds"] == 3
+    assert summary["queries"]["q"] == {
+        "n": 3, "spark_median_ms": 200.0, "duckdb_median_ms": 20.0, "duckdb_over_spark": 0.1, "median_rows": 1
+    }  # fmt: skip
+    with pytest.raises(
+        baseline.BaselineMismatchError,
+        match=r"revenue_by_source_and_month \(\w+, .*Spark returned 3 rows, DuckDB 4",
+    ):
+        baseline.measure(engine("spark", 3), engine("duckdb", 4), "/w", BOUNDS, seed=5, rounds=1)

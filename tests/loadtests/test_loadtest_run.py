@@ -88,6 +88,7 @@ def _args(tmp_path: Path, **options: Any) -> argparse.Namespace:
         "p95_limit_ms": 5000.0,
         "failure_limit": 0.01,
         "seed": 7,
+        "single_user_rounds": 0,
         "out": str(tmp_path / "out"),
         "results": str(tmp_path / "results"),
     }
@@ -117,6 +118,7 @@ def test_durations_as_locust_writes_them(text: str, seconds: int) -> None:
         ({"step": "2,30s"}, "--step '2,30s': needs USERS,SECONDS,MAX_USERS"),
         ({"step": "4,30s,2"}, "--step: at most 2 users, fewer than one step of 4: no step"),
         ({"connect": "http://127.0.0.1:15002"}, "not a Spark Connect URL"),
+        ({"single_user_rounds": -1}, "--single-user-rounds -1: give 0"),
     ],
 )
 def test_bad_options_are_one_line_errors_before_anything_starts(
@@ -152,7 +154,8 @@ def test_a_warehouse_without_gold_is_named_and_nothing_is_written(
 def test_users_query_gold_and_the_figures_reach_csvs_record_and_report(
     config: LakelabConfig, server: str, warehouse: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_loadtest_command(config, _args(tmp_path, connect=server, warehouse=warehouse)) == 0
+    args = _args(tmp_path, connect=server, warehouse=warehouse, single_user_rounds=2)
+    assert run_loadtest_command(config, args) == 0
     out = tmp_path / "out"
     with (out / "locust_stats.csv").open(newline="") as file:
         stats = {row["Name"]: row for row in csv.DictReader(file)}
@@ -177,6 +180,23 @@ def test_users_query_gold_and_the_figures_reach_csvs_record_and_report(
     )
     printed = capsys.readouterr().out
     assert f"loadtest: {ran['Aggregated']['requests']:,} queries, 0 failed" in printed
+    # The single-user baseline: every query twice on each engine, the same rows on both.
+    one = payload["single_user"]
+    assert one["rounds"] == 2 and set(one["queries"]) == set(DASHBOARD)
+    assert all(
+        q["n"] == 2 and q["spark_median_ms"] > 0 and q["duckdb_median_ms"] > 0
+        for q in one["queries"].values()
+    )
+    assert one["all"]["n"] == 2 * len(DASHBOARD)
+    assert one["all"]["duckdb_over_spark"] == round(
+        one["all"]["duckdb_median_ms"] / one["all"]["spark_median_ms"], 3
+    )
+    cohort = one["queries"]["cohort_retention"]
+    assert (
+        f"| cohort_retention | 2 | {cohort['spark_median_ms']:.1f} | {cohort['duckdb_median_ms']:.1f} |"
+        in text
+    )
+    assert f"loadtest: one user, medians of {2 * len(DASHBOARD)}: Spark Connect" in printed
 
 
 @pytest.mark.slow
