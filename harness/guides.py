@@ -417,11 +417,6 @@ MERGE and commit); the logs here are kilobytes |
 | `spark.sql.sources.parallelPartitionDiscovery.parallelism` | 10000 | 8 | tasks VACUUM lists files \
 in; `lakelab maintain` over 8 small tables took 228.6 s with 10000 and 30.1 s with 8 (medians of 3, \
 `benchmarks/maintain_bench.py`) |
-| JVM option `-XX:-DontCompileHugeMethods` (driver and executors) | off: HotSpot leaves methods \
-over 8,000 bytes of bytecode to the interpreter | on | Spark's whole-stage code for Bronze's row \
-checks grew past 8,000 bytes and ran interpreted; `spark.sql.codegen.hugeMethodLimit=8000` \
-avoided that too but turned whole-stage code off for Silver's and Gold's stages, which then \
-ran slower (the A/B records in `docs/results/`, figures in docs/pipeline.md) |
 | `pipeline.partition_facts_by_date` | (n/a) | false | a day of orders is kilobytes to a few MB here; \
 Delta advises partitions of about 1 GB |
 

@@ -50,12 +50,6 @@ LAB_DEFAULTS = {
     "spark.databricks.delta.snapshotPartitions": "4",
     "spark.sql.sources.parallelPartitionDiscovery.parallelism": "8",
 }
-# HotSpot leaves every method over 8,000 bytes of bytecode to the interpreter, and Spark's
-# whole-stage code for a wide projection grows past that: Bronze's checks of one row did, and
-# ran interpreted. Compiling such methods (instead of lowering spark.sql.codegen.hugeMethodLimit
-# to 8000, which also turned whole-stage code off for Silver's and Gold's stages and slowed
-# them) is measured in docs/pipeline.md.
-JIT_OPTIONS = "-XX:-DontCompileHugeMethods"
 
 LOG4J2_CONFIG = Path(__file__).with_name("log4j2.properties")
 # The system property lakelab/log4j2.properties reads the driver's log file from.
@@ -148,7 +142,7 @@ def session_conf(
     Hadoop log lines go (without one, to stderr). Pure, so tests can check what a target
     would get without starting a JVM.
     """
-    java_options = f"{JIT_OPTIONS} -Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
+    java_options = f"-Dlog4j2.configurationFile={LOG4J2_CONFIG.as_uri()}"
     if log_file is not None:
         java_options += f" -D{LOG_FILE_PROPERTY}={log_file}"
     spark = config.spark
@@ -175,7 +169,6 @@ def session_conf(
         # Spark's and Hadoop's log lines go to a file, not the console: lakelab prints its
         # own progress, and a failure as one line that names this file.
         "spark.driver.extraJavaOptions": java_options,
-        "spark.executor.extraJavaOptions": JIT_OPTIONS,
         **LAB_DEFAULTS,
         **DELTA_CONF,
         **METRICS_CONF,

@@ -26,9 +26,6 @@ def test_local_default_has_delta_and_no_s3a() -> None:
     assert "software.amazon.awssdk:bundle" in excluded
     assert "org.apache.hadoop:hadoop-client-runtime" in excluded
     assert not any(key.startswith("spark.hadoop.fs.s3a.") for key in conf)
-    # Whole-stage code over HotSpot's 8,000-byte limit is compiled, not interpreted.
-    assert "-XX:-DontCompileHugeMethods" in conf["spark.driver.extraJavaOptions"].split()
-    assert conf["spark.executor.extraJavaOptions"] == "-XX:-DontCompileHugeMethods"
 
 
 def test_resolved_jars_replace_the_maven_packages(tmp_path: Path) -> None:
@@ -106,13 +103,6 @@ def test_delta_round_trip(spark: SparkSession, tmp_path: Path) -> None:
     table = DeltaTable.forPath(spark, path)
     assert sorted(r.id for r in table.toDF().collect()) == list(range(8))
     assert table.history().count() == 2
-
-
-def test_the_running_jvm_compiles_huge_methods(spark: SparkSession) -> None:
-    jvm = spark._jvm
-    assert jvm is not None
-    arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
-    assert "-XX:-DontCompileHugeMethods" in arguments
 
 
 def test_lab_defaults_apply_where_the_config_is_silent(spark: SparkSession) -> None:
