@@ -120,11 +120,12 @@ def single_user(session: Any, warehouse: str, bounds: Any, seed: int, rounds: in
     """The single-user baseline (`loadtest.baseline`): Spark Connect against DuckDB, query by
     query; an empty summary for 0 rounds or a warehouse DuckDB cannot read here."""
     from harness.duckdb_gold import connect
+    from lakelab.paths import is_remote
     from loadtest import baseline
 
     if rounds == 0:
         return {}
-    if "://" in warehouse and not warehouse.startswith("file:"):
+    if is_remote(warehouse):
         print(f"loadtest: single-user baseline skipped: DuckDB reads local tables, not {warehouse}")
         return {"skipped": f"{warehouse} is not a local folder"}
     duck = connect()

@@ -309,7 +309,8 @@ def to_bronze_json(
     # The usual record: exactly the declared keys, in their order. It can have no name problem
     # and no unexpected key (declared names differ even ignoring case, and `addable_columns`
     # keeps added names apart from them), so the array checks below run only on other lines.
-    as_declared = keys == sf.array(*[sf.lit(n) for n in declared])
+    declared_keys = sf.array(*[sf.lit(n) for n in declared])
+    as_declared = keys == declared_keys
     if len({n.lower() for n in declared}) < len(declared):  # not so in any contract, but if it were
         as_declared = sf.lit(False)
     parsed = (
@@ -347,9 +348,7 @@ def to_bronze_json(
         )
     )
     none = sf.array().cast("array<string>")
-    unexpected = sf.when(as_declared, none).otherwise(
-        sf.coalesce(sf.array_except(keys, sf.array(*[sf.lit(n) for n in declared])), none)
-    )
+    unexpected = sf.when(as_declared, none).otherwise(sf.coalesce(sf.array_except(keys, declared_keys), none))
     raw = sf.col("value")
     return parsed.withColumn(PARSE_ERROR, parse_error).select(
         *columns,
