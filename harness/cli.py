@@ -1,4 +1,4 @@
-"""Subcommands of the `harness` package: `sweep`, `scale`, `report`, `compare`, `demo`.
+"""Subcommands of the `harness` package: `sweep`, `scale`, `lifecycle`, `report`, `compare`, `demo`.
 
 Only argparse here; each handler imports its module when it runs, so `lakelab --help`
 never loads pyspark, pandas or matplotlib.
@@ -34,6 +34,12 @@ def _scale(config: Any, args: argparse.Namespace) -> int:
     return run_scale_command(config, args)
 
 
+def _lifecycle(config: Any, args: argparse.Namespace) -> int:
+    from harness.lifecycle import run_lifecycle_command
+
+    return run_lifecycle_command(config, args)
+
+
 def _demo(config: Any, args: argparse.Namespace) -> int:
     from harness.commands import run_demo_command
 
@@ -51,7 +57,7 @@ def _add_exporter(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    """Add `sweep`, `scale`, `report`, `compare` and `demo` to the command tree."""
+    """Add `sweep`, `scale`, `lifecycle`, `report`, `compare` and `demo` to the command tree."""
     sweep = commands.add_parser(
         "sweep",
         help="run the configured sweep: scales x settings x repeats, one result record per run",
@@ -147,6 +153,60 @@ def register(commands: Any) -> None:
     scale.add_argument("--no-report", action="store_true", help="do not render the report afterwards")
     _add_exporter(scale)
     scale.set_defaults(handler=_scale)
+
+    lifecycle = commands.add_parser(
+        "lifecycle",
+        help="CDC batches merged one after another, then OPTIMIZE, time travel and VACUUM: the drift",
+        description="Generate (or reuse) a landing of --records in --batches CDC batches, then run "
+        "the pipeline one batch at a time into the command's own warehouse. After each batch it "
+        "measures each layer's seconds (Silver's are MERGEs), each Silver and Gold table's files, "
+        "bytes and version, and the same reads (the dashboard's queries on Gold, two on Silver). "
+        "Then OPTIMIZE and the reads again, time-travel reads at --versions, and VACUUM. Writes a "
+        "report with PNGs and a `lifecycle` record.",
+    )
+    lifecycle.add_argument(
+        "--records", metavar="N", help="records of the data set, e.g. 1M (default: datagen.records)"
+    )
+    lifecycle.add_argument(
+        "--batches",
+        type=int,
+        default=20,
+        metavar="N",
+        help="CDC batches after the initial load (default: 20)",
+    )
+    lifecycle.add_argument(
+        "--reads", type=int, default=5, metavar="N", help="rounds of the reads after each batch (default: 5)"
+    )
+    lifecycle.add_argument(
+        "--versions",
+        metavar="B[,B...]",
+        help="batches whose Silver versions are read back by time travel (default: first, middle, last)",
+    )
+    lifecycle.add_argument(
+        "--retain-hours",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="VACUUM's retention (default: 0, everything the current versions do not use)",
+    )
+    lifecycle.add_argument(
+        "--seed", type=int, metavar="N", help="the data set's seed (default: datagen.seed)"
+    )
+    lifecycle.add_argument(
+        "--landing",
+        metavar="DIR",
+        help="the data set's folder (default: under <paths.sweep>/lifecycle, by records, batches, seed)",
+    )
+    lifecycle.add_argument(
+        "--warehouse",
+        metavar="DIR",
+        help="a new or empty folder for the tables (default: <paths.sweep>/lifecycle/warehouse, rebuilt)",
+    )
+    lifecycle.add_argument(
+        "--out", metavar="DIR", help="report folder (default: <paths.reports>/lifecycle-<time>)"
+    )
+    lifecycle.add_argument("--results", metavar="DIR", help="where the record goes (default: paths.results)")
+    lifecycle.set_defaults(handler=_lifecycle)
 
     report = commands.add_parser(
         "report",

@@ -102,6 +102,7 @@ class RecordKind(StrEnum):
     HARNESS_OVERHEAD_BENCHMARK = "harness_overhead_benchmark"  # benchmarks/harness_overhead.py
     GOLD_ENGINES_BENCHMARK = "gold_engines_benchmark"  # benchmarks/gold_engines.py
     LOADTEST = "loadtest"  # lakelab loadtest: Locust's figures on the Gold layer
+    LIFECYCLE = "lifecycle"  # lakelab lifecycle: CDC batches, OPTIMIZE, time travel, VACUUM
 
 
 def short_key(key: str) -> str:

@@ -8,6 +8,7 @@ S3A and the Prometheus endpoints are configured here and nowhere else.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -239,6 +240,10 @@ def _quiet_known_warnings(session: SparkSession) -> None:
     one partition is the definition, not an accident, and Spark would otherwise print
     "No Partition Defined for Window operation!" a dozen times per run.
     """
+    # PySpark logs a failed query's message and JVM stack as JSON on the console before
+    # raising it; lakelab says what failed in one line and the error is raised all the same.
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        logging.getLogger(name).disabled = True
     jvm = session._jvm
     if jvm is None:
         return

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from pipeline import io
@@ -49,30 +50,64 @@ def drop_unwanted_deletion_vectors(
     return True
 
 
-def maintain_table(
+def optimize_table(
     spark: SparkSession, table: TableContract, warehouse: str, config: PipelineConfig
 ) -> dict[str, Any]:
-    """Drop unwanted deletion vectors, OPTIMIZE, then VACUUM one existing table; return what each did."""
+    """OPTIMIZE one existing table (ZORDER BY the contract's columns, else compaction)."""
     from delta.tables import DeltaTable
 
-    dropped = drop_unwanted_deletion_vectors(spark, table, warehouse, config)
-    path = table.path(warehouse)
-    delta_table = DeltaTable.forPath(spark, path)
     started = time.perf_counter()
-    optimizer = delta_table.optimize()
+    optimizer = DeltaTable.forPath(spark, table.path(warehouse)).optimize()
     zorder = zorder_columns(table, config)
     metrics = optimizer.executeZOrderBy(*zorder) if zorder else optimizer.executeCompaction()
     optimized = metrics.collect()[0]["metrics"]
-    optimize_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    delta_table.vacuum(float(config.vacuum_retention_hours))
     return {
         "table": table.qualified_name,
         "zorder_by": list(zorder),
         "files_added": int(optimized["numFilesAdded"]),
         "files_removed": int(optimized["numFilesRemoved"]),
-        "optimize_seconds": round(optimize_seconds, 2),
-        "vacuum_seconds": round(time.perf_counter() - started, 2),
+        "optimize_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def vacuum_table(spark: SparkSession, table: TableContract, warehouse: str, retention_hours: float) -> float:
+    """VACUUM one existing table; its seconds. A retention under 168 h needs the retention
+    check off (`maintenance_conf`)."""
+    from delta.tables import DeltaTable
+
+    started = time.perf_counter()
+    DeltaTable.forPath(spark, table.path(warehouse)).vacuum(float(retention_hours))
+    return round(time.perf_counter() - started, 2)
+
+
+@contextmanager
+def maintenance_conf(spark: SparkSession, config: PipelineConfig, retention_hours: float) -> Iterator[None]:
+    """OPTIMIZE's target file size from the config, and Delta's VACUUM retention check off when
+    `retention_hours` is under its 7 days; both restored on the way out."""
+    previous_check = spark.conf.get(_RETENTION_CHECK, "true")
+    previous_size = spark.conf.get(_MAX_FILE_SIZE, None)
+    spark.conf.set(_MAX_FILE_SIZE, str(config.target_file_size_mb * 1024 * 1024))
+    if retention_hours < 168:
+        spark.conf.set(_RETENTION_CHECK, "false")
+    try:
+        yield
+    finally:
+        spark.conf.set(_RETENTION_CHECK, previous_check or "true")
+        if previous_size is None:
+            spark.conf.unset(_MAX_FILE_SIZE)
+        else:
+            spark.conf.set(_MAX_FILE_SIZE, previous_size)
+
+
+def maintain_table(
+    spark: SparkSession, table: TableContract, warehouse: str, config: PipelineConfig
+) -> dict[str, Any]:
+    """Drop unwanted deletion vectors, OPTIMIZE, then VACUUM one existing table; return what each did."""
+    dropped = drop_unwanted_deletion_vectors(spark, table, warehouse, config)
+    outcome = optimize_table(spark, table, warehouse, config)
+    return {
+        **outcome,
+        "vacuum_seconds": vacuum_table(spark, table, warehouse, config.vacuum_retention_hours),
         "retention_hours": config.vacuum_retention_hours,
         "deletion_vectors_dropped": dropped,
     }
@@ -90,13 +125,8 @@ def maintain_warehouse(
     First, a table holding the deletion-vector feature the config does not want (any table but
     Silver's, or every table with `deletion_vectors = false`) has it dropped.
     """
-    previous_check = spark.conf.get(_RETENTION_CHECK, "true")
-    previous_size = spark.conf.get(_MAX_FILE_SIZE, None)
-    spark.conf.set(_MAX_FILE_SIZE, str(config.target_file_size_mb * 1024 * 1024))
-    if config.vacuum_retention_hours < 168:
-        spark.conf.set(_RETENTION_CHECK, "false")
     outcomes = []
-    try:
+    with maintenance_conf(spark, config, config.vacuum_retention_hours):
         for table in ALL_CONTRACTS:
             if table.layer not in (*layers, "ops"):
                 continue
@@ -111,10 +141,4 @@ def maintain_warehouse(
                 f"(retain {outcome['retention_hours']} h) {outcome['vacuum_seconds']:.1f}s"
                 + ("; deletion vectors dropped" if outcome["deletion_vectors_dropped"] else "")
             )
-    finally:
-        spark.conf.set(_RETENTION_CHECK, previous_check or "true")
-        if previous_size is None:
-            spark.conf.unset(_MAX_FILE_SIZE)
-        else:
-            spark.conf.set(_MAX_FILE_SIZE, previous_size)
     return outcomes

@@ -44,6 +44,17 @@ def spark() -> Iterator[SparkSession]:
     yield session
 
 
+@pytest.fixture
+def no_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lakelab.spark.get_session` fails the test: for errors that must come before Spark starts."""
+    import lakelab.spark
+
+    def no_session(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("Spark started")
+
+    monkeypatch.setattr(lakelab.spark, "get_session", no_session)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Collect the compose lab's module first.
 

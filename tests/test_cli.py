@@ -61,18 +61,13 @@ def test_bad_config_file_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Captu
     ],
 )
 def test_bad_sweep_options_are_one_line_exit_2_before_spark_starts(
+    no_spark: None,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     options: list[str],
     message: str,
 ) -> None:
-    import lakelab.spark
-
-    def no_session(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("Spark started")
-
-    monkeypatch.setattr(lakelab.spark, "get_session", no_session)
     monkeypatch.chdir(tmp_path)  # no lakelab.toml or .env of the repository's
     results = tmp_path / "results"
     assert main(["sweep", "--results", str(results), *options]) == 2
