@@ -7,8 +7,9 @@ rebuilds `docs/performance-tuning.md`, `docs/cost-optimization.md` and `docs/img
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.costs import PriceFile, load_prices, monthly, run_cost
 from harness.report import (
@@ -36,7 +37,7 @@ from harness.report import (
 )
 from harness.results import CostAssumptions, PointStats, Sweep, load_sweeps, point_stats
 from harness.stats import FASTER, format_estimate
-from lakelab.records import short_key
+from lakelab.records import RecordKind, read_records, short_key
 
 PERFORMANCE_GUIDE = "performance-tuning.md"
 COST_GUIDE = "cost-optimization.md"
@@ -450,7 +451,8 @@ under stated prices, and which settings move it.
   billing rules). The last section is a month's bill by component at 100M records a day.
 - **Not measured yet**, so not priced here: S3 GET requests (reads), compression codecs
   against each other, and the storage effect of an OPTIMIZE/VACUUM schedule over weeks (the
-  maintain benchmark in `docs/pipeline.md` times VACUUM, not a schedule). There is no
+  maintain benchmark in `docs/pipeline.md` times VACUUM; a `lakelab lifecycle` record, where
+  there is one, adds a last section: one life cycle of CDC batches, not a schedule). There is no
   budget alert yet: no cost figure is exported to Prometheus.
 
 ## Levers, in the order they usually pay
@@ -467,6 +469,64 @@ under stated prices, and which settings move it.
 
 ## Measured sweeps
 """
+
+
+def commit_text(record: Mapping[str, Any]) -> str:
+    """`, commit abc1234` from a record's provenance; nothing when it was not known."""
+    commit = str(record.get("provenance", {}).get("git_commit") or "unknown")
+    return "" if commit == "unknown" else f", commit `{commit[:7]}`"
+
+
+def lifecycle_section(record: Mapping[str, Any], docs: Path, usd_per_gb_month: float) -> str:
+    """OPTIMIZE, VACUUM and retention over a table's life, from a `lakelab lifecycle` record."""
+    from harness.lifecycle_report import drift, plot_files
+
+    payload = record["payload"]
+    per_batch, optimize, vacuum = payload["per_batch"], payload["optimize"], payload["vacuum"]
+    first, last = per_batch[0]["layer_totals"]["silver"], per_batch[-1]["layer_totals"]["silver"]
+    optimized = optimize["layer_totals"]["silver"]
+    image = plot_files(per_batch, optimize, docs / "img" / "cost-lifecycle-files.png")
+    before, after = vacuum["disk_before"], vacuum["disk_after"]
+    held = before["bytes"] - after["bytes"]
+    merges = drift(per_batch, "silver")
+    reads = drift(per_batch, "reads")
+    readable = sum(1 for t in vacuum["time_travel_after"] if t["readable"])
+    lines = [
+        "## A table's life: CDC batches, OPTIMIZE and VACUUM",
+        "",
+        f"`lakelab lifecycle` (record `{record['record_id'][:8]}`, {record['created_at'][:10]}"
+        f"{commit_text(record)}): {payload['records']:,} records, "
+        f"the initial load and {payload['batches']} CDC batches merged one after another on "
+        f"`{payload['spark_master']}`; [docs/loadtest.md](loadtest.md#lakelab-lifecycle) says what it does.",
+        "",
+        f"![files]({image.relative_to(docs)})",
+        "",
+        f"- **Files.** Silver's current versions went from {first['files']:,} files "
+        f"({fmt_bytes(first['bytes'])}) after the initial load to {last['files']:,} "
+        f"({fmt_bytes(last['bytes'])}) after the last batch; OPTIMIZE took {optimize['seconds']:.1f} s "
+        f"and left {optimized['files']:,} ({fmt_bytes(optimized['bytes'])}).",
+    ]
+    if merges and reads:
+        lines.append(
+            f"- **Time.** Silver's MERGEs took {merges[0]:.1f} s for the first CDC batch and "
+            f"{merges[1]:.1f} s for the last; a round of the six reads {reads[0]:.0f} ms and "
+            f"{reads[1]:.0f} ms. After OPTIMIZE, the reads: "
+            f"{optimize['ratios']['all queries (per round)']['text']}."
+        )
+    lines += [
+        f"- **Retention.** Before VACUUM the Silver and Gold folders held {before['files']:,} data "
+        f"files ({fmt_bytes(before['bytes'])}); VACUUM with a retention of "
+        f"{vacuum['retain_hours']:g} h left {after['files']:,} ({fmt_bytes(after['bytes'])}). The "
+        f"{fmt_bytes(held)} it deleted are what keeping every version of this life costs, "
+        f"{fmt_usd(held / 1e9 * usd_per_gb_month)} a month at the storage price above, and what time "
+        f"travel needs: {readable} of {len(vacuum['time_travel_after'])} time-travel reads could still "
+        "run after it.",
+        "- **A schedule.** These figures are one cycle on a laptop, not weeks of a schedule: OPTIMIZE "
+        "pays when reads outnumber batches; a retention is the time travel you want to keep, priced "
+        "by the bytes above per cycle.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def workload_note(sweeps: Sequence[Sweep]) -> str:
@@ -514,6 +574,9 @@ def render_guides(
         performance.append(_performance_section(number, sweep, cost, docs))
         cost_parts.append(_cost_section(number, sweep, cost, docs, prices))
     cost_parts.append(monthly_section(sweeps[-1], costs[-1], prices))
+    lifecycles = read_records(results_dir, RecordKind.LIFECYCLE)
+    if lifecycles:
+        cost_parts.append(lifecycle_section(lifecycles[-1], docs, costs[-1].usd_per_gb_month))
     written = []
     for name, parts in ((PERFORMANCE_GUIDE, performance), (COST_GUIDE, cost_parts)):
         path = docs / name
