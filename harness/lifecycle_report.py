@@ -28,6 +28,17 @@ def drift(per_batch: Sequence[Mapping[str, Any]], figure: str) -> tuple[float, f
     return value(incremental[0]), value(incremental[-1])
 
 
+def _batch_ticks(axes: Any, batches: Sequence[int], optimize_at: int | None = None) -> None:
+    """Whole batch numbers on the x axis (about 10 of them), and OPTIMIZE's position named."""
+    step = max(1, len(batches) // 10)
+    ticks = list(batches[::step])
+    labels = [str(b) for b in ticks]
+    if optimize_at is not None:
+        ticks.append(optimize_at)
+        labels.append("OPTIMIZE")
+    axes.set_xticks(ticks, labels)
+
+
 def plot_seconds(per_batch: Sequence[Mapping[str, Any]], path: Path) -> Path:
     figure = new_figure()
     axes = figure.subplots()
@@ -40,6 +51,7 @@ def plot_seconds(per_batch: Sequence[Mapping[str, Any]], path: Path) -> Path:
             color=colour,
             label=layer + (" (MERGE)" if layer == "silver" else ""),
         )
+    _batch_ticks(axes, [b["batch"] for b in incremental])
     axes.set_xlabel("CDC batch")
     axes.set_ylabel("seconds")
     axes.set_ylim(bottom=0)
@@ -63,7 +75,7 @@ def plot_files(per_batch: Sequence[Mapping[str, Any]], optimize: Mapping[str, An
             label=f"{layer}: files after each batch",
         )
         axes.scatter(
-            [last + 0.5],
+            [last + 1],
             [optimize["layer_totals"].get(layer, {}).get("files", 0)],
             marker="*",
             s=160,
@@ -72,8 +84,9 @@ def plot_files(per_batch: Sequence[Mapping[str, Any]], optimize: Mapping[str, An
             label=f"{layer}: after OPTIMIZE",
             zorder=3,
         )
+    _batch_ticks(axes, [b["batch"] for b in per_batch], last + 1)
     axes.set_xlabel("batch")
-    axes.set_ylabel("files in the table's current version")
+    axes.set_ylabel("files in the tables' current versions")
     axes.set_ylim(bottom=0)
     axes.set_title("Files per layer, batch by batch, and after OPTIMIZE")
     axes.legend()
@@ -92,7 +105,7 @@ def plot_reads(per_batch: Sequence[Mapping[str, Any]], optimize: Mapping[str, An
         axes.plot([b["batch"] for b in per_batch], medians, marker=".", color=colour, label=name)
         after = optimize["reads"]["queries"][name]["ms"]
         axes.scatter(
-            [last + 0.5],
+            [last + 1],
             [statistics.median(after)],
             marker="*",
             s=140,
@@ -100,6 +113,7 @@ def plot_reads(per_batch: Sequence[Mapping[str, Any]], optimize: Mapping[str, An
             edgecolor="black",
             zorder=3,
         )
+    _batch_ticks(axes, [b["batch"] for b in per_batch], last + 1)
     axes.set_xlabel("batch (stars: after OPTIMIZE)")
     axes.set_ylabel("median ms")
     axes.set_yscale("log")
