@@ -98,11 +98,14 @@ def plan_lifecycle(config: LakelabConfig, args: argparse.Namespace) -> Lifecycle
     if args.retain_hours < 0:
         raise UserError(f"--retain-hours {args.retain_hours:g}: a retention cannot be negative")
     seed = config.datagen.seed if args.seed is None else args.seed
-    root = _local(config.paths.sweep, "paths.sweep") / "lifecycle"
+
+    def root() -> Path:  # only for what the options leave out
+        return _local(config.paths.sweep, "paths.sweep") / "lifecycle"
+
     landing = (
         _local(args.landing, "--landing")
         if args.landing
-        else root / f"landing-{records}-{batches}b-seed{seed}"
+        else root() / f"landing-{records}-{batches}b-seed{seed}"
     )
     if args.warehouse:
         warehouse = _local(args.warehouse, "--warehouse")
@@ -112,7 +115,7 @@ def plan_lifecycle(config: LakelabConfig, args: argparse.Namespace) -> Lifecycle
                 "(give a new folder, or leave the option out for its own)"
             )
     else:
-        warehouse = root / "warehouse"
+        warehouse = root() / "warehouse"
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = (
         Path(args.out).resolve() if args.out else Path(config.paths.reports).resolve() / f"lifecycle-{stamp}"
@@ -125,7 +128,7 @@ def plan_lifecycle(config: LakelabConfig, args: argparse.Namespace) -> Lifecycle
         retain_hours=float(args.retain_hours),
         seed=seed,
         landing=landing,
-        view=root / "landing-view",
+        view=landing.parent / f"{landing.name}-view",
         warehouse=warehouse,
         out=out,
         results=args.results or config.paths.results,
