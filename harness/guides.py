@@ -472,8 +472,13 @@ under stated prices, and which settings move it.
 
 
 def commit_text(record: Mapping[str, Any]) -> str:
-    """`, commit abc1234` from a record's provenance; nothing when it was not known."""
-    commit = str(record.get("provenance", {}).get("git_commit") or "unknown")
+    """`, commit abc1234`: the code a run loaded at its start where the payload says, else the
+    commit when the record was written; nothing when it was not known."""
+    commit = str(
+        record.get("payload", {}).get("git_commit_at_start")
+        or record.get("provenance", {}).get("git_commit")
+        or "unknown"
+    )
     return "" if commit == "unknown" else f", commit `{commit[:7]}`"
 
 

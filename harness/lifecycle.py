@@ -530,14 +530,18 @@ def run_lifecycle(
 def run_lifecycle_command(config: LakelabConfig, args: argparse.Namespace) -> int:
     """`lakelab lifecycle`: the run, a report with PNGs and a `lifecycle` record."""
     from harness.lifecycle_report import write_report
-    from lakelab.records import RecordKind, new_record, write_record
+    from lakelab.records import RecordKind, git_commit, new_record, write_record
     from lakelab.spark import get_session
 
     plan = plan_lifecycle(config, args)
+    # The record's provenance is taken when it is written; a commit made during a run this long
+    # would stand for code the run never loaded.
+    commit = git_commit()
     started = time.perf_counter()
     spark = get_session(config, app_name=f"{config.spark.app_name}-lifecycle")
     payload = run_lifecycle(spark, config, plan, lambda line: print(line, flush=True))
     payload["seconds"] = round(time.perf_counter() - started, 1)
+    payload["git_commit_at_start"] = commit
     report = write_report(payload, plan.out)
     record = write_record(new_record(RecordKind.LIFECYCLE, payload, plan.seed), plan.results)
     print(f"report: {report}; record: {record}", flush=True)
