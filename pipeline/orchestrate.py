@@ -19,8 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,16 +81,6 @@ Progress = Callable[[str], None]
 COMMIT_STAGE = "(layer commit)"
 Item = TypeVar("Item")
 _Built = TypeVar("_Built")
-
-BRONZE_CONF = {"spark.sql.codegen.hugeMethodLimit": "8000"}
-"""Session settings for the Bronze layer only, unless the session sets them itself.
-
-Bronze's one projection per table (parse, types, every check) makes whole-stage code whose
-method is over HotSpot's 8,000-byte limit, which the JVM leaves interpreted; with this limit
-Spark runs those stages operator by operator, compiled. At 10M that made Bronze 0.89x as
-long, but Silver's and Gold's stages, whose large methods still run faster as one, 1.09x
-(docs/pipeline.md), so the limit is Bronze's alone.
-"""
 
 
 def _layer_cache() -> Any:
@@ -420,25 +409,7 @@ def _contiguous(batches: Sequence[int]) -> list[int]:
     return ordered
 
 
-@contextmanager
-def _session_conf(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """`settings` on the session meanwhile, except those it already sets; unset after."""
-    applied = [key for key in settings if spark.conf.get(key, None) is None]
-    for key in applied:
-        spark.conf.set(key, settings[key])
-    try:
-        yield
-    finally:
-        for key in applied:
-            spark.conf.unset(key)
-
-
 def _bronze_layer(run: _Run) -> None:
-    with _session_conf(run.spark, BRONZE_CONF):
-        _bronze_tables(run)
-
-
-def _bronze_tables(run: _Run) -> None:
     complete = io.complete_batches(run.spark, run.landing)
     if not complete:
         run.note(f"{run.landing}: no complete batch (no _batches/NNNN.json marker); nothing to ingest")

@@ -359,33 +359,3 @@ def test_maintain_optimizes_with_zorder_and_keeps_the_data(
     # OPTIMIZE left one file per table; VACUUM with 0 h retention removed the rest from disk.
     daily = Path(contract("gold.daily_revenue").path(warehouse))
     assert len(list(daily.glob("*.parquet"))) == 1
-
-
-def test_bronze_alone_runs_with_its_code_generation_limit_unless_the_session_sets_one(
-    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from pipeline import orchestrate
-
-    key = "spark.sql.codegen.hugeMethodLimit"
-    seen: list[tuple[str, str | None]] = []
-    monkeypatch.setattr(
-        orchestrate, "_bronze_tables", lambda run: seen.append(("bronze", spark.conf.get(key)))
-    )
-    monkeypatch.setattr(
-        orchestrate, "_silver_layer", lambda run: seen.append(("silver", spark.conf.get(key)))
-    )
-    monkeypatch.chdir(tmp_path)
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    config = pipeline_config(lineage=False)
-    run_pipeline(spark, config, str(landing), str(tmp_path / "wh"), layers=["bronze", "silver"])
-    assert seen == [("bronze", orchestrate.BRONZE_CONF[key]), ("silver", "65535")]
-    assert spark.conf.get(key, None) is None
-    spark.conf.set(key, "20000")
-    try:
-        seen.clear()
-        run_pipeline(spark, config, str(landing), str(tmp_path / "wh"), layers=["bronze", "silver"])
-        assert seen == [("bronze", "20000"), ("silver", "20000")]
-        assert spark.conf.get(key) == "20000"
-    finally:
-        spark.conf.unset(key)
